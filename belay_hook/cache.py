@@ -1,0 +1,57 @@
+"""A content-addressed disk cache that can never make an import fail.
+
+Entries are written to a temporary file and renamed into place, so a reader
+sees a whole entry or none; any error while reading or writing is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Union
+
+
+def cache_dir() -> Path:
+    """``$BELAY_HOOK_CACHE``, else the user's cache folder (XDG on Linux)."""
+    env = os.environ.get("BELAY_HOOK_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "belay_hook"
+
+
+def key(*parts: Union[str, bytes]) -> str:
+    """A hex key over all parts; each part is length-prefixed so no two lists collide."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def get(name: str) -> bytes | None:
+    """The entry called ``name``, or None on a miss or any error."""
+    try:
+        return (cache_dir() / name).read_bytes()
+    except OSError:
+        return None
+
+
+def put(name: str, data: bytes) -> None:
+    """Store ``data`` atomically under ``name``; a failure only costs the next reader a miss."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass

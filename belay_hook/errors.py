@@ -1,0 +1,93 @@
+"""Every exception belay_hook raises on purpose, in one place.
+
+Each error names the thing it is about (file:line, port, type), because the
+person reading it is usually looking at a board that does not answer.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+
+
+class BelayHookError(Exception):
+    """Base class of belay_hook's own errors."""
+
+
+class MarkerError(SyntaxError):
+    """A ``#@mcu`` marker that cannot be understood, reported at its file and line."""
+
+    def __init__(self, msg: str, filename: str, lineno: int, line: str = "", offset: int = 1):
+        super().__init__(msg, (filename, lineno, offset, line.rstrip("\r\n")))
+
+
+class LinkError(BelayHookError, ConnectionError):
+    """The serial link to a board cannot be opened or was lost; names the port."""
+
+    def __init__(self, port: str, message: str):
+        super().__init__(f"{port}: {message}")
+        self.port = port
+
+
+class BoardTimeoutError(BelayHookError, TimeoutError):
+    """The board did not answer in time; says what it sent last, which is often the clue."""
+
+    def __init__(self, port: str, waiting_for: str, timeout: float, last_received: bytes = b""):
+        tail = last_received[-120:]
+        super().__init__(
+            f"{port}: no answer within {timeout:g}s while waiting for {waiting_for}; "
+            f"last received: {tail!r}"
+        )
+        self.port = port
+        self.last_received = last_received
+
+
+class BoardResetError(LinkError):
+    """The board rebooted (or was reset) while a call was in flight."""
+
+
+class McuError(BelayHookError):
+    """An exception raised on the board whose type has no builtin twin on the host."""
+
+    def __init__(self, type_name: str, message: str = "", board_traceback: str = ""):
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.board_traceback = board_traceback
+
+
+# Builtin exceptions a board may raise that keep their type when they reach the host.
+_PASSTHROUGH = {
+    name
+    for name in dir(builtins)
+    if isinstance(getattr(builtins, name), type)
+    and issubclass(getattr(builtins, name), BaseException)
+    and name not in {"BaseException", "SystemExit", "GeneratorExit", "BaseExceptionGroup"}
+}
+
+
+def board_exception(
+    type_name: str, args: tuple = (), board_traceback: str = "", errno: int | None = None
+) -> BaseException:
+    """The host exception for one raised on the board: same builtin type, else McuError."""
+    cls = getattr(builtins, type_name, None) if type_name in _PASSTHROUGH else None
+    if cls is None:
+        message = str(args[0]) if len(args) == 1 else (", ".join(map(str, args)))
+        exc: BaseException = McuError(type_name, message, board_traceback)
+    else:
+        try:
+            exc = cls(*args)
+        except TypeError:  # e.g. UnicodeError subclasses with fixed constructors
+            exc = cls(*(str(a) for a in args[:1]))
+        if errno is not None and isinstance(exc, OSError) and exc.errno is None:
+            # MicroPython raises OSError(ENOENT) with the number alone; CPython wants
+            # (errno, strerror) to fill in .errno.
+            exc = cls(errno, os.strerror(errno))
+    exc.board_traceback = board_traceback  # type: ignore[attr-defined]
+    if board_traceback and hasattr(exc, "add_note"):
+        exc.add_note("Board traceback:\n" + board_traceback.rstrip())
+    return exc
+
+
+class NoBoardError(BelayHookError, RuntimeError):
+    """A board function was called but no board holds its module's bundle."""

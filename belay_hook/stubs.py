@@ -1,0 +1,106 @@
+"""Host stand-ins for names that live on the board.
+
+The splitter puts one line per marked function into the host module, calling
+:func:`stub`. The stub has the board function's signature, so a wrong call
+fails here with Python's own ``TypeError`` before anything is sent; arguments
+left to their defaults are not sent, so the board applies its own defaults
+(they may name things only the board has, like ``Pin.OUT``).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+from typing import Any, Callable, Dict, Protocol
+
+from belay_hook.errors import NoBoardError
+
+
+class Board(Protocol):
+    def call(self, module: str, name: str, args: tuple, kwargs: dict) -> Any: ...
+
+
+# host module name -> the board that holds its bundle; the import hook fills it.
+_boards: Dict[str, Board] = {}
+
+
+def attach(module: str, board: Board) -> None:
+    """Route the stubs of ``module`` to ``board``."""
+    _boards[module] = board
+
+
+def detach(module: str) -> None:
+    _boards.pop(module, None)
+
+
+class BoardDefault:
+    """A default value that only the board can compute; shown as its source text."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __repr__(self) -> str:
+        return self.source
+
+
+def signature(params: str) -> inspect.Signature:
+    """An ``inspect.Signature`` from a parameter list's source text."""
+    args = ast.parse(f"def _({params}): pass").body[0].args  # type: ignore[attr-defined]
+    P = inspect.Parameter
+    out = []
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    for i, (arg, default) in enumerate(zip(positional, defaults)):
+        kind = P.POSITIONAL_ONLY if i < len(args.posonlyargs) else P.POSITIONAL_OR_KEYWORD
+        out.append(P(arg.arg, kind, default=_default(default)))
+    if args.vararg:
+        out.append(P(args.vararg.arg, P.VAR_POSITIONAL))
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        out.append(P(arg.arg, P.KEYWORD_ONLY, default=_default(default)))
+    if args.kwarg:
+        out.append(P(args.kwarg.arg, P.VAR_KEYWORD))
+    return inspect.Signature(out)
+
+
+def _default(node: Any) -> Any:
+    if node is None:
+        return inspect.Parameter.empty
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return BoardDefault(ast.unparse(node))
+
+
+def stub(module: str, name: str, kind: str, params: str) -> Callable:
+    """The host object standing for board function ``name`` of ``module``."""
+    sig = signature(params or "")
+
+    def board_call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{name}(): {exc}") from None
+        board = _boards.get(module)
+        if board is None:
+            raise NoBoardError(
+                f"{name}() runs on the board, but module {module!r} was not imported "
+                "through belay_hook with a board: call belay_hook.install(port=...) "
+                "before importing it"
+            )
+        return board.call(module, name, bound.args, bound.kwargs)
+
+    if kind == "async_function":
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, functools.partial(board_call, *args, **kwargs))
+    else:
+        call = board_call
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = module
+    call.__signature__ = sig  # type: ignore[attr-defined]
+    call.__doc__ = f"Runs {name}() on the board."
+    return call
