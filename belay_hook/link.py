@@ -1,0 +1,384 @@
+"""The serial link to a board: a pyserial transport plus the raw REPL command set.
+
+`Link` speaks the protocol MicroPython firmware speaks on its USB/UART REPL:
+Ctrl-C to interrupt, Ctrl-A for the raw REPL (``raw REPL; CTRL-B to exit``, then
+``>``), Ctrl-D to run what was sent or, at an empty prompt, to soft-reboot. Code is
+uploaded in raw-paste mode (``\\x05A\\x01``) when the board has it, with its flow
+control, else in plain raw REPL chunks. The reply to running code is
+``<stdout>\\x04<traceback>\\x04>``.
+
+The byte 0x03 means "interrupt" to a board (a SIGINT in the emulator), so only
+`interrupt` ever sends it: `write` and `exec` refuse data that holds one. Every read
+has a deadline and a timeout says what was awaited and the last bytes that came.
+
+Reads never go past what they were asked for, except inside `exec`, whose reply
+ends at a prompt the board follows with nothing: bytes the Link took but did not hand
+out are kept and come first from its own reads, and after `exec_start` there are none,
+so the caller may read `serial` directly from then on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import time
+from typing import Callable, Iterator, NamedTuple, Union
+
+import serial
+
+from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError, board_exception
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit"
+_POLL = 0.05  # longest a single pyserial read blocks, so deadlines are kept
+_HISTORY = 256  # how many of the last received bytes a timeout reports
+_CHUNK = 256  # plain raw REPL upload: bytes per write, then a pause
+_CHUNK_PAUSE = 0.01
+_FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
+
+
+class Link:
+    """A serial connection to a MicroPython board and the raw REPL commands over it.
+
+    `port` is a device path (``/dev/ttyACM0``, ``COM3``) or a pyserial URL
+    (``socket://host:port``, ``rfc2217://...``, ``loop://``). `timeout` is the default
+    deadline of each command. `raw_paste=False` never tries raw-paste mode.
+    """
+
+    def __init__(
+        self, port: str, *, baudrate: int = 115200, timeout: float = 10.0, raw_paste: bool = True
+    ):
+        self.port = port
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self.raw_paste: bool | None = None  # whether the last upload used raw-paste mode
+        self._try_raw_paste = raw_paste
+        self._serial: serial.SerialBase | None = None
+        self._kept = bytearray()  # read from the port, not yet handed out
+        self._history = bytearray()
+        self._in_raw_repl = False
+
+    # -- transport ------------------------------------------------------------------
+
+    def open(self) -> Link:
+        """Open the port (exclusively, for a local device) or raise LinkError naming it."""
+        if self._serial is not None:
+            return self
+        options = {"baudrate": self.baudrate, "timeout": _POLL}
+        if "://" not in self.port and os.name == "posix":
+            options["exclusive"] = True  # a second program on the port garbles both
+        try:
+            self._serial = serial.serial_for_url(self.port, **options)
+        except serial.SerialException as exc:
+            raise self._open_error(exc) from exc
+        except (ValueError, OSError) as exc:
+            raise LinkError(self.port, f"cannot open: {exc}") from exc
+        self._in_raw_repl = False
+        return self
+
+    def _open_error(self, exc: serial.SerialException) -> LinkError:
+        text = str(exc)
+        if exc.errno == errno.ENOENT or "FileNotFoundError" in text or "No such file" in text:
+            return LinkError(self.port, f"no such port (is the board plugged in?): {text}")
+        if exc.errno in (errno.EBUSY, errno.EAGAIN, errno.EACCES, errno.EPERM) or any(
+            word in text for word in ("PermissionError", "Access is denied", "lock")
+        ):
+            return LinkError(
+                self.port, f"busy: {text} (is another program using it, or no permission?)"
+            )
+        return LinkError(self.port, text)
+
+    def close(self) -> None:
+        """Close the port; the board keeps running whatever it runs."""
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+        self._kept.clear()
+
+    def __enter__(self) -> Link:
+        return self.open()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def serial(self) -> serial.SerialBase:
+        """The open pyserial object (see the module docstring before reading it directly)."""
+        if self._serial is None:
+            raise LinkError(self.port, "the link is not open")
+        return self._serial
+
+    @property
+    def in_waiting(self) -> int:
+        """Bytes that can be read now without waiting."""
+        port = self.serial
+        with self._port_errors():
+            return len(self._kept) + port.in_waiting
+
+    @contextlib.contextmanager
+    def _port_errors(self) -> Iterator[None]:
+        """pyserial's errors, once the port is open, mean the board went away."""
+        try:
+            yield
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(self.port, f"connection lost: {exc}") from exc
+
+    def _send(self, data: bytes) -> None:
+        port = self.serial
+        with self._port_errors():
+            port.write(data)
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the board; 0x03 is refused (it would interrupt the board)."""
+        if 0x03 in data:
+            raise ValueError("data holds a raw 0x03 (Ctrl-C), which interrupts the board")
+        self._send(data)
+
+    def _receive(self, limit: int, due: _Due, waiting_for: str) -> bytes:
+        """Between 1 and `limit` bytes, or BoardTimeoutError once `due` has passed."""
+        if self._kept:
+            data = bytes(self._kept[:limit])
+            del self._kept[:limit]
+            return data
+        port = self.serial
+        while True:
+            with self._port_errors():
+                if port.timeout != _POLL:  # the caller may have changed it
+                    port.timeout = _POLL
+                data = port.read(min(limit, max(1, port.in_waiting)))
+            if data:
+                self._remember(data)
+                return data
+            if time.monotonic() >= due.deadline:
+                raise BoardTimeoutError(self.port, waiting_for, due.timeout, bytes(self._history))
+
+    def _remember(self, data: bytes) -> None:
+        self._history += data
+        del self._history[:-_HISTORY]
+
+    def _due(self, timeout: float | None) -> _Due:
+        timeout = self.timeout if timeout is None else timeout
+        return _Due(time.monotonic() + timeout, timeout)
+
+    def read_exactly(
+        self, n: int, timeout: float | None = None, waiting_for: str = "data from the board"
+    ) -> bytes:
+        """Exactly `n` bytes, within `timeout` seconds (default: the link's)."""
+        return self._read_exactly(n, self._due(timeout), waiting_for)
+
+    def _read_exactly(self, n: int, due: _Due, waiting_for: str) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            data += self._receive(n - len(data), due, waiting_for)
+        return bytes(data)
+
+    def read_until(
+        self, token: bytes, timeout: float | None = None, waiting_for: str | None = None
+    ) -> bytes:
+        """Everything up to and including `token`, and not a byte more."""
+        return self._read_until(token, self._due(timeout), waiting_for or repr(token))
+
+    def _read_until(self, token: bytes, due: _Due, waiting_for: str) -> bytes:
+        data = bytearray()
+        while not data.endswith(token):
+            # Reading more than this could pass the end of a token that starts in `data`.
+            overlap = next(
+                (k for k in range(min(len(token) - 1, len(data)), 0, -1)
+                 if data.endswith(token[:k])),
+                0,
+            )  # fmt: skip
+            data += self._receive(len(token) - overlap, due, waiting_for)
+        return bytes(data)
+
+    def read_available(self) -> bytes:
+        """Whatever has arrived, without waiting."""
+        data = bytes(self._kept)
+        self._kept.clear()
+        port = self.serial
+        with self._port_errors():
+            received = port.read(port.in_waiting) if port.in_waiting else b""
+        self._remember(received)
+        return data + received
+
+    def _drain(self, quiet: float, due: _Due) -> None:
+        """Throw away output until the board has been silent for `quiet` seconds."""
+        silent_since = time.monotonic()
+        while time.monotonic() < due.deadline:
+            if self.read_available():
+                silent_since = time.monotonic()
+            elif time.monotonic() - silent_since >= quiet:
+                return
+            time.sleep(0.01)
+
+    # -- raw REPL commands ------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Stop whatever the board runs (Ctrl-C twice: code may catch the first) and
+        discard what it printed."""
+        due = self._due(None)
+        for _ in range(2):
+            self._send(b"\x03")
+            self._drain(0.05, due)
+        self._in_raw_repl = False
+
+    def _expect_raw_prompt(self, due: _Due) -> None:
+        self._read_until(RAW_BANNER, due, "the raw REPL prompt")
+        line_end = self._read_until(b">", due, "the raw REPL prompt")
+        if line_end not in (b"\r\n>", b"\n>"):
+            raise LinkError(self.port, f"unexpected end of the raw REPL banner: {line_end!r}")
+
+    def enter_raw_repl(self, soft_reset: bool = False) -> None:
+        """Interrupt the board and switch it to the raw REPL; optionally soft-reboot it
+        there first (clearing its state)."""
+        self.interrupt()
+        due = self._due(None)
+        self._send(b"\x01")
+        self._expect_raw_prompt(due)
+        if soft_reset:
+            self._send(b"\x04")
+            self._read_until(b"soft reboot", due, "the soft reboot")
+            self._expect_raw_prompt(due)
+        self._in_raw_repl = True
+
+    def exit_raw_repl(self) -> None:
+        """Back to the friendly REPL (``>>>``)."""
+        self._send(b"\x02")
+        self._read_until(b">>> ", self._due(None), "the friendly REPL prompt")
+        self._in_raw_repl = False
+
+    def soft_reset(self) -> None:
+        """Soft-reboot the board (its Python state is cleared) and leave it in the raw REPL."""
+        self.enter_raw_repl(soft_reset=True)
+
+    def exec(
+        self,
+        code: Union[str, bytes],
+        timeout: float | None = None,
+        on_output: Callable[[bytes], None] | None = None,
+    ) -> bytes:
+        """Run `code` on the board within `timeout` seconds and return what it printed.
+
+        `on_output` gets the printed bytes as they arrive. An exception on the board is
+        raised here with the same builtin type (else McuError) and the board's
+        traceback; a reboot during the run raises BoardResetError.
+        """
+        due = self._due(timeout)
+        self._upload(_source(code), due)
+        reply = bytearray()  # <stdout> 0x04 <traceback> 0x04 ">"
+        streamed = 0
+        while True:
+            reply += self._receive(4096, due, "the end of the code's output")
+            stdout_end = reply.find(b"\x04")
+            if on_output is not None and streamed >= 0:
+                stop = len(reply) if stdout_end < 0 else stdout_end
+                if stop > streamed:
+                    on_output(bytes(reply[streamed:stop]))
+                streamed = stop if stdout_end < 0 else -1
+            traceback_end = reply.find(b"\x04", stdout_end + 1) if stdout_end >= 0 else -1
+            if 0 <= traceback_end < len(reply) - 1:
+                break
+        stdout, traceback, after = bytes(reply).split(b"\x04", 2)
+        if not after.startswith(b">"):
+            self._kept[:0] = after
+            raise BoardResetError(
+                self.port, "the board rebooted while running the code (sys.exit()? a reset?)"
+            )
+        self._kept[:0] = after[1:]
+        self._in_raw_repl = True
+        if traceback:
+            raise _board_error(traceback.decode(errors="replace"))
+        return stdout
+
+    def exec_start(self, code: Union[str, bytes]) -> None:
+        """Send `code` and return as soon as the board runs it, without waiting for it to
+        end: the caller owns the byte stream from then on."""
+        self._upload(_source(code), self._due(None))
+
+    def _upload(self, code: bytes, due: _Due) -> None:
+        """Send code to the raw REPL; returns once the board has taken it to run."""
+        if not self._in_raw_repl:
+            self.enter_raw_repl()
+        self.read_available()  # stale output would be read as the answer
+        self._in_raw_repl = False  # until the code's reply ends with the prompt
+        if self._try_raw_paste:
+            self._send(b"\x05A\x01")
+            answer = self._read_exactly(2, due, "the raw-paste answer")
+            if answer == b"R\x01":
+                self.raw_paste = True
+                self._paste(code, due)
+                return
+            if answer != b"R\x00":
+                # Firmware older than raw-paste took the Ctrl-A as "restart the raw REPL"
+                # and reprints its banner, of which `answer` was the start.
+                self._read_until(b"\n>", due, "the raw REPL prompt")
+            self._try_raw_paste = False
+        self.raw_paste = False
+        for start in range(0, len(code), _CHUNK):
+            self._send(code[start : start + _CHUNK])
+            time.sleep(_CHUNK_PAUSE)
+        self._send(b"\x04")
+        answer = self._read_exactly(2, due, "OK from the raw REPL")
+        if answer != b"OK":
+            raise LinkError(self.port, f"the raw REPL did not take the code: {answer!r}")
+
+    def _paste(self, code: bytes, due: _Due) -> None:
+        """Raw-paste upload: never more than the board allowed; it sends 0x01 to allow
+        another window, 0x04 to stop the upload early (e.g. at a syntax error)."""
+        window = int.from_bytes(self._read_exactly(2, due, "the raw-paste window"), "little")
+        allowed = window
+        sent = 0
+        stopped = False
+        while sent < len(code) and not stopped:
+            while allowed == 0 or self.in_waiting:
+                flag = self._receive(1, due, "raw-paste flow control")
+                if flag == b"\x04":
+                    stopped = True
+                    break
+                if flag != b"\x01":
+                    raise LinkError(self.port, f"unexpected {flag!r} during raw-paste upload")
+                allowed += window
+            if not stopped:
+                chunk = code[sent : sent + allowed]
+                self._send(chunk)
+                sent += len(chunk)
+                allowed -= len(chunk)
+        self._send(b"\x04")  # end of data, or acknowledging the board's stop
+        if not stopped:
+            # The board's 0x04 answer, after any window grants still on their way.
+            self._read_until(b"\x04", due, "the end of the raw-paste upload")
+
+
+class _Due(NamedTuple):
+    """When a command must be done by, and the timeout that set it (for the error)."""
+
+    deadline: float
+    timeout: float
+
+
+def _source(code: Union[str, bytes]) -> bytes:
+    data = code.encode() if isinstance(code, str) else bytes(code)
+    for byte, name in _FORBIDDEN.items():
+        at = data.find(bytes([byte]))
+        if at >= 0:
+            raise ValueError(
+                f"code holds a raw {name} byte ({byte:#04x}) at offset {at}, which the "
+                f"raw REPL would act on; write it as an escape such as '\\x{byte:02x}'"
+            )
+    return data
+
+
+def _board_error(traceback: str) -> BaseException:
+    """The host exception for a board traceback: its last lines say ``Type: message``."""
+    lines = traceback.rstrip().splitlines()
+    last_frame = max((i for i, line in enumerate(lines) if line.startswith("  File ")), default=0)
+    exception = "\n".join(lines[last_frame + 1 :]) or (lines[-1] if lines else "Exception")
+    type_name, _, message = exception.partition(":")
+    message = message.strip()
+    number = re.match(r"\[Errno (\d+)\]", message)
+    return board_exception(
+        type_name.strip(),
+        (message,) if message else (),
+        board_traceback=traceback,
+        errno=int(number.group(1)) if number else None,
+    )

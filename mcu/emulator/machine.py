@@ -1,0 +1,281 @@
+# Virtual `machine` module of the belay_hook emulator (runs on the MicroPython unix VM).
+#
+# Output pin changes are appended to the emulator's `pins` file and input levels come
+# from its `inputs` file, both in a state folder outside flash: boot.py has this module
+# open them before flash is mounted as /, so board code cannot reach them by path.
+# Lines are "<pin> <value> <time_ns>" (pins) and "<pin> <value>" (inputs).
+import sys
+import time
+import _thread
+import micropython
+
+_HARD_RESET = 99  # exit status the emulator's bridge reads as a hard reset
+_ALIASES = {"LED": 25}  # as on a Raspberry Pi Pico
+_events = None
+_inputs = None
+_pending = b""
+_levels = {}
+_freq = 125_000_000
+
+
+def _attach(state):
+    global _events, _inputs
+    _events = open(state + "/pins", "a")
+    _inputs = open(state + "/inputs", "rb")
+
+
+def _input(pin_id, default):
+    # The host only ever appends, so read what is new since last time.
+    global _pending
+    data = _inputs.read()
+    if data:
+        lines = (_pending + data).split(b"\n")
+        _pending = lines.pop()
+        for line in lines:
+            key, value = line.split()
+            _levels[key.decode()] = int(value)
+    return _levels.get(str(pin_id), default)
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    ALT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+    # What the hardware keeps per pin, shared by every Pin object of it:
+    # [mode, pull, level set, level last reported to the host].
+    _pins = {}
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self._id = _ALIASES.get(id, id)
+        self._pin = Pin._pins.get(self._id)
+        if self._pin is None:
+            self._pin = Pin._pins[self._id] = [Pin.IN, None, 0, None]
+        self._irq = None
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        pin = self._pin
+        if mode != -1:
+            pin[0] = mode
+        if pull != -1:
+            pin[1] = pull
+        if value is not None:
+            pin[2] = 1 if value else 0
+        self._report()
+
+    def _report(self):
+        pin = self._pin
+        if pin[0] != Pin.IN and pin[3] != pin[2]:
+            pin[3] = pin[2]
+            _events.write("%s %d %d\n" % (self._id, pin[2], time.time_ns()))
+
+    def value(self, v=None):
+        pin = self._pin
+        if v is None:
+            if pin[0] == Pin.IN:
+                return _input(self._id, 1 if pin[1] == Pin.PULL_UP else 0)
+            return pin[2]
+        pin[2] = 1 if v else 0
+        self._report()
+
+    __call__ = value
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def toggle(self):
+        self.value(1 - self._pin[2])
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
+        # Stored only: the emulator does not raise pin interrupts.
+        self._irq = (handler, trigger)
+
+    def __repr__(self):
+        return "Pin(%r)" % (self._id,)
+
+
+class ADC:
+    # read_u16() returns what the host set with Emulator.set_input(pin, value).
+    def __init__(self, pin):
+        self._id = pin._id if isinstance(pin, Pin) else pin
+
+    def read_u16(self):
+        return _input(self._id, 0) & 0xFFFF
+
+
+class PWM:
+    def __init__(self, pin, freq=None, duty_u16=None, duty_ns=None, invert=False):
+        self._pin = pin
+        self._freq = 1000
+        self._duty = 0
+        self.init(freq=freq, duty_u16=duty_u16, duty_ns=duty_ns)
+
+    def init(self, *, freq=None, duty_u16=None, duty_ns=None, invert=False):
+        if freq is not None:
+            self._freq = freq
+        if duty_u16 is not None:
+            self._duty = duty_u16
+        if duty_ns is not None:
+            self.duty_ns(duty_ns)
+
+    def freq(self, value=None):
+        if value is None:
+            return self._freq
+        self._freq = value
+
+    def duty_u16(self, value=None):
+        if value is None:
+            return self._duty
+        self._duty = value
+
+    def duty_ns(self, value=None):
+        if value is None:
+            return self._duty * 1_000_000_000 // (65535 * self._freq)
+        self._duty = min(65535, value * self._freq * 65535 // 1_000_000_000)
+
+    def deinit(self):
+        self._duty = 0
+
+
+class I2C:
+    # An empty bus: nothing answers, reads return zeros.
+    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
+        pass
+
+    def scan(self):
+        return []
+
+    def writeto(self, addr, buf, stop=True):
+        return len(buf)
+
+    def readfrom(self, addr, nbytes, stop=True):
+        return bytes(nbytes)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        buf[:] = bytes(len(buf))
+
+    def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
+        pass
+
+    def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
+        return bytes(nbytes)
+
+
+SoftI2C = I2C
+
+
+class SPI:
+    # Nothing on MISO: reads return zeros.
+    def __init__(self, id=0, *args, **kwargs):
+        pass
+
+    def init(self, *args, **kwargs):
+        pass
+
+    def deinit(self):
+        pass
+
+    def write(self, buf):
+        pass
+
+    def read(self, nbytes, write=0):
+        return bytes(nbytes)
+
+    def readinto(self, buf, write=0):
+        buf[:] = bytes(len(buf))
+
+    def write_readinto(self, write_buf, read_buf):
+        read_buf[:] = bytes(len(read_buf))
+
+
+SoftSPI = SPI
+
+
+class Timer:
+    # Each init() starts a thread that sleeps and schedules the callback, so it runs
+    # between bytecodes of the main program, as a soft timer IRQ does on a board.
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kwargs):
+        self._generation = 0
+        if kwargs:
+            self.init(**kwargs)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=-1, callback=None, tick_hz=1000):
+        self.deinit()
+        if freq > 0:
+            period_ms = 1000 // freq
+        else:
+            period_ms = period * 1000 // tick_hz
+        args = (self._generation, max(1, period_ms), mode == Timer.PERIODIC, callback)
+        _thread.start_new_thread(self._run, args)
+
+    def _run(self, generation, period_ms, periodic, callback):
+        due = time.ticks_ms()
+        while True:
+            due = time.ticks_add(due, period_ms)
+            time.sleep_ms(max(0, time.ticks_diff(due, time.ticks_ms())))
+            if self._generation != generation:
+                return
+            if callback is not None:
+                try:
+                    micropython.schedule(callback, self)
+                except RuntimeError:
+                    pass  # schedule queue full: this tick is lost, as an overrun would be
+            if not periodic:
+                return
+
+    def deinit(self):
+        self._generation += 1
+
+
+def unique_id():
+    return b"\xbe\x1a\xe0\x00\x00\x00\x00\x01"
+
+
+def freq(hz=None):
+    global _freq
+    if hz is None:
+        return _freq
+    _freq = hz
+
+
+def reset():
+    sys.exit(_HARD_RESET)
+
+
+def soft_reset():
+    sys.exit()
+
+
+def idle():
+    time.sleep_ms(1)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+def time_pulse_us(pin, pulse_level, timeout_us=1000000):
+    start = time.ticks_us()
+    while pin.value() != pulse_level:
+        if time.ticks_diff(time.ticks_us(), start) > timeout_us:
+            return -2
+    start = time.ticks_us()
+    while pin.value() == pulse_level:
+        if time.ticks_diff(time.ticks_us(), start) > timeout_us:
+            return -1
+    return time.ticks_diff(time.ticks_us(), start)
