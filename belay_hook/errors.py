@@ -84,8 +84,6 @@ def board_exception(
             # (errno, strerror) to fill in .errno.
             exc = cls(errno, os.strerror(errno))
     exc.board_traceback = board_traceback  # type: ignore[attr-defined]
-    if board_traceback and hasattr(exc, "add_note"):
-        exc.add_note("Board traceback:\n" + board_traceback.rstrip())
     return exc
 
 

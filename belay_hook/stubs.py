@@ -15,6 +15,7 @@ import inspect
 from typing import Any, Callable, Dict, Protocol
 
 from belay_hook.errors import NoBoardError
+from belay_hook.tracebacks import without_internal_frames
 
 
 class Board(Protocol):
@@ -88,7 +89,10 @@ def stub(module: str, name: str, kind: str, params: str) -> Callable:
                 "through belay_hook with a board: call belay_hook.install(port=...) "
                 "before importing it"
             )
-        return board.call(module, name, bound.args, bound.kwargs)
+        try:
+            return board.call(module, name, bound.args, bound.kwargs)
+        except Exception as exc:
+            raise exc.with_traceback(without_internal_frames(exc.__traceback__))
 
     if kind == "async_function":
 

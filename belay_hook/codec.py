@@ -1,0 +1,145 @@
+"""The value codec shared with the board agent (``mcu/agent.py``, ``_enc``/``_dec``).
+
+One tag byte per value, lengths as unsigned LEB128 varints:
+``N`` None, ``T``/``F`` booleans, ``i`` int (zigzag varint), ``I`` big int
+(decimal text), ``f`` float (8 bytes, little-endian double), ``s`` str (UTF-8),
+``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict.
+
+Nothing the board sends is ever evaluated: decoding only builds these types.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, List, Tuple
+
+_BIG = 1 << 62
+_DOUBLE = struct.Struct("<d")
+
+
+class DecodeError(ValueError):
+    """The bytes are not a value this codec wrote: a broken or foreign frame."""
+
+
+def put_uint(n: int, out: List[bytes]) -> None:
+    """Append ``n`` as an unsigned LEB128 varint."""
+    buf = bytearray()
+    while n > 127:
+        buf.append(n & 127 | 128)
+        n >>= 7
+    buf.append(n)
+    out.append(bytes(buf))
+
+
+def get_uint(b: bytes, i: int) -> Tuple[int, int]:
+    """Read a varint at ``i``; return it and the index after it."""
+    n = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        n |= (c & 127) << shift
+        shift += 7
+        if c < 128:
+            return n, i
+
+
+def encode(value: Any, out: List[bytes], path: str = "value") -> None:
+    """Append the encoding of ``value``; TypeError names what cannot cross and where."""
+    if value is None:
+        out.append(b"N")
+    elif value is True:
+        out.append(b"T")
+    elif value is False:
+        out.append(b"F")
+    elif type(value) is int:
+        if -_BIG < value < _BIG:
+            out.append(b"i")
+            put_uint(value << 1 if value >= 0 else (-value << 1) - 1, out)
+        else:
+            text = str(value).encode()
+            out.append(b"I")
+            put_uint(len(text), out)
+            out.append(text)
+    elif type(value) is float:
+        out.append(b"f" + _DOUBLE.pack(value))
+    elif type(value) is str:
+        try:
+            data = value.encode()
+        except UnicodeEncodeError:
+            raise TypeError(f"{path}: str with lone surrogates cannot cross to the board") from None
+        out.append(b"s")
+        put_uint(len(data), out)
+        out.append(data)
+    elif type(value) in (bytes, bytearray):
+        out.append(b"b" if type(value) is bytes else b"a")
+        put_uint(len(value), out)
+        out.append(bytes(value))
+    elif type(value) in (list, tuple):
+        out.append(b"l" if type(value) is list else b"t")
+        put_uint(len(value), out)
+        for n, item in enumerate(value):
+            encode(item, out, f"{path}[{n}]")
+    elif type(value) is dict:
+        out.append(b"d")
+        put_uint(len(value), out)
+        for k, v in value.items():
+            encode(k, out, f"{path} key {k!r}")
+            encode(v, out, f"{path}[{k!r}]")
+    else:
+        raise TypeError(
+            f"{path}: {type(value).__qualname__} cannot cross to the board "
+            "(None, bool, int, float, str, bytes, bytearray, list, tuple and dict can)"
+        )
+
+
+def decode(b: bytes, i: int = 0) -> Tuple[Any, int]:
+    """Decode one value at ``i``; return it and the index after it."""
+    try:
+        return _decode(b, i)
+    except (IndexError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"cannot decode value at byte {i}: {exc}") from None
+
+
+def _decode(b: bytes, i: int) -> Tuple[Any, int]:
+    tag = b[i]
+    i += 1
+    if tag == 0x4E:  # N
+        return None, i
+    if tag == 0x54:  # T
+        return True, i
+    if tag == 0x46:  # F
+        return False, i
+    if tag == 0x66:  # f
+        if i + 8 > len(b):
+            raise DecodeError("truncated float")
+        return _DOUBLE.unpack_from(b, i)[0], i + 8
+    n, i = get_uint(b, i)
+    if tag == 0x69:  # i
+        return (n >> 1) ^ -(n & 1), i
+    if tag in (0x73, 0x62, 0x61, 0x49):  # s b a I
+        if i + n > len(b):
+            raise DecodeError("truncated data")
+        data = bytes(b[i : i + n])
+        i += n
+        if tag == 0x73:
+            return data.decode(), i
+        if tag == 0x61:
+            return bytearray(data), i
+        if tag == 0x49:
+            if not data.lstrip(b"-").isdigit():
+                raise DecodeError(f"bad big int {data[:20]!r}")
+            return int(data), i
+        return data, i
+    if tag not in (0x6C, 0x74, 0x64):  # l t d
+        raise DecodeError(f"unknown tag {tag:#04x}")
+    items = []
+    for _ in range(n * 2 if tag == 0x64 else n):
+        item, i = _decode(b, i)
+        items.append(item)
+    if tag == 0x74:
+        return tuple(items), i
+    if tag == 0x64:
+        return dict(zip(items[::2], items[1::2])), i
+    return items, i
