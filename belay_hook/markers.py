@@ -48,7 +48,7 @@ def find_markers(source: str, filename: str) -> List[Marker]:
     lines = source_lines(source)
     comments = []
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(newlines_only(lines)).readline):
             if tok.type == tokenize.COMMENT and tok.string.startswith(PREFIX):
                 comments.append(tok)
     except (tokenize.TokenError, SyntaxError):
@@ -105,6 +105,15 @@ def source_lines(source: str) -> List[str]:
     that are not line ends to the compiler.
     """
     return _LINE.findall(source)
+
+
+def newlines_only(lines: List[str]) -> str:
+    """The lines joined with ``\\n`` ends: same lines, same columns.
+
+    For tools that take other line ends badly: tokenize splits at ``\\n`` only,
+    libcst fails on a file that mixes ``\\n`` and ``\\r\\n``; the compiler takes both.
+    """
+    return "".join(line.rstrip("\r\n") + "\n" for line in lines)
 
 
 def line_ending(line: str) -> str:

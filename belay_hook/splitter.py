@@ -20,7 +20,14 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from belay_hook.errors import MarkerError
-from belay_hook.markers import PREFIX, Marker, find_markers, line_ending, source_lines
+from belay_hook.markers import (
+    PREFIX,
+    Marker,
+    find_markers,
+    line_ending,
+    newlines_only,
+    source_lines,
+)
 
 # Kinds whose host name becomes a stub that calls the board.
 CALLABLE_KINDS = ("function", "async_function", "class")
@@ -76,10 +83,10 @@ def split(source: str, filename: str = "<string>") -> Split:
     markers = find_markers(source, filename)
     if not markers:
         return Split(filename, source, source, "")
-    module = _parse(source, filename)
+    lines = source_lines(source)
+    module = _parse(source, lines, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    lines = source_lines(source)
     extents = {}  # first line -> (statement, last line)
     for stmt in wrapper.module.body:
         first = positions[stmt.decorators[0]].start.line if _decorators(stmt) else None
@@ -98,7 +105,9 @@ def split(source: str, filename: str = "<string>") -> Split:
         for e in exports:
             details[e.name] = e
         for i in range(first, last + 1):
-            host[i - 1] = line_ending(lines[i - 1])
+            # A blank line keeps its end; the file's last line may have none, and an
+            # empty last line would be no line at all, so it keeps a space.
+            host[i - 1] = line_ending(lines[i - 1]) or " "
             mcu[i - 1] = board_lines[i - first]
         stubs = [e for e in exports if e.kind in CALLABLE_KINDS]
         if stubs:
@@ -108,14 +117,16 @@ def split(source: str, filename: str = "<string>") -> Split:
     return Split(filename, source, "".join(host), "".join(mcu), details)
 
 
-def _parse(source: str, filename: str) -> cst.Module:
+def _parse(source: str, lines: List[str], filename: str) -> cst.Module:
+    """The module's syntax tree, from a copy with ``\\n`` line ends: the text is cut
+    from ``lines`` by position, so only lines and columns need to match."""
     try:
-        return cst.parse_module(source)
+        return cst.parse_module(newlines_only(lines))
     except cst.ParserSyntaxError as exc:
         # CPython's own message is the one users know; fall back to libcst's where
         # CPython accepts what libcst does not.
         compile(source, filename, "exec", dont_inherit=True)
-        line = source_lines(source)[exc.raw_line - 1] if exc.raw_line else ""
+        line = lines[exc.raw_line - 1] if 0 < exc.raw_line <= len(lines) else ""
         raise SyntaxError(exc.message, (filename, exc.raw_line, exc.raw_column + 1, line)) from None
 
 
@@ -232,8 +243,8 @@ def _bound_names(small: cst.BaseSmallStatement) -> List[str]:
     targets: List[cst.BaseExpression] = []
     if isinstance(small, cst.Assign):
         targets = [t.target for t in small.targets]
-    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
-        targets = [small.target]
+    elif isinstance(small, cst.AugAssign) or isinstance(small, cst.AnnAssign) and small.value:
+        targets = [small.target]  # a bare 'x: int' binds nothing
     names: List[str] = []
     while targets:
         t = targets.pop(0)
@@ -279,10 +290,14 @@ def _setup_as_module_code(
 ) -> List[str]:
     """``def setup():`` becomes ``if True:``, so the body runs at global scope, same lines."""
     if not isinstance(stmt.body, cst.IndentedBlock):  # def setup(): x = 1
-        code = cst.Module([]).code_for_node(cst.If(test=cst.Name("True"), body=stmt.body))
-        return [code.rstrip("\n") + "\n"] + board[1:]
-    body_first = positions[stmt.body.body[0]].start.line - len(stmt.body.body[0].leading_lines)
-    header = body_first - first  # lines taken by 'def setup(...):'
+        # The body stays where it is (it may start on a later line of the header and
+        # span several lines); 'if True:' replaces the header in front of it.
+        start = positions[stmt.body.body[0]].start
+        at = start.line - first
+        return ["\n"] * at + ["if True: " + board[at][start.column :]] + board[at + 1 :]
+    # Lines taken by 'def setup(...):', through the one with the colon. (Not "up to the
+    # first statement": a decorated nested def starts at 'def', below its decorators.)
+    header = positions[stmt.body.header].start.line - first + 1
     return ["if True:\n"] + ["\n"] * (header - 1) + board[header:]
 
 
