@@ -1,6 +1,7 @@
 """Frames on the serial line, matching ``mcu/agent.py``.
 
-Requests (host to board) are ``0xFE``, eight hex digits of body length, body.
+Requests (host to board) are ``0xFE``, eight hex digits of body length, eight
+of request id, and the body.
 The body is escaped so it never holds 0x03: that byte stays Ctrl-C, an
 interrupt, all the way to the board. Replies (board to host) are ``0xFE``, a
 kind byte, a 4-byte little-endian length and the body; whatever the board
@@ -15,8 +16,8 @@ import sys
 import time
 from typing import Any, Callable, Tuple
 
-from belay_hook.codec import decode, encode, get_uint, put_uint
-from belay_hook.errors import BoardTimeoutError
+from belay_hook.codec import decode, encode, get_uint
+from belay_hook.errors import BoardResetError, BoardTimeoutError
 
 START = 0xFE
 _HEAD = struct.Struct("<BcI")  # start byte, kind, body length
@@ -32,12 +33,15 @@ def unescape(body: bytes) -> bytes:
 
 
 def request(op: bytes, rid: int, value: Any) -> bytes:
-    """One request frame; raises TypeError (naming the value) before anything is sent."""
+    """One request frame; raises TypeError (naming the value) before anything is sent.
+
+    The id travels in the plain-text header, so a board that cannot hold the
+    body can still skip it and answer for that id.
+    """
     parts = [op]
-    put_uint(rid, parts)
     encode(value, parts, "argument")
     body = escape(b"".join(parts))
-    return b"\xfe%08x" % len(body) + body
+    return b"\xfe%08x%08x" % (len(body), rid) + body
 
 
 class ReplyReader:
@@ -54,6 +58,7 @@ class ReplyReader:
         self.on_text = on_text or _print_to_stdout
         self._buf = bytearray()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
+        self._after_agent: bytearray | None = None  # REPL bytes once the agent stopped
 
     def read_frame(self, timeout: float) -> Tuple[bytes, int, Any]:
         """The next frame as (kind, request id, value); text before it goes to on_text."""
@@ -90,10 +95,22 @@ class ReplyReader:
                 raise BoardTimeoutError(self.port, what, timeout, bytes(self._buf + got))
 
     def _emit(self, data: bytes) -> None:
-        if data:
-            text = self._text.decode(bytes(data))
-            if text:
-                self.on_text(text)
+        """Pass printed text on, watching for the REPL taking over from the agent."""
+        if self._after_agent is None:
+            end = data.find(b"\x04")  # raw REPL: end of the agent's output
+            if end < 0:
+                text = self._text.decode(bytes(data))
+                if text:
+                    self.on_text(text)
+                return
+            self._emit(data[:end])
+            self._after_agent, data = bytearray(), data[end:]
+        self._after_agent += data
+        tail = bytes(self._after_agent)
+        if b"\x04>" in tail[1:] or b"soft reboot" in tail:
+            detail = tail.strip(b"\x04>\r\n").decode("utf-8", "replace").strip()
+            what = "the board rebooted" if b"soft reboot" in tail else "the agent stopped"
+            raise BoardResetError(self.port, f"{what} during the session: {detail}")
 
 
 def _print_to_stdout(text: str) -> None:

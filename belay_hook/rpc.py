@@ -14,7 +14,12 @@ from typing import Any, Callable, Dict, Tuple
 
 from belay_hook import framing, mcu_files
 from belay_hook.bundle import BoardFormat, Bundle
-from belay_hook.errors import BelayHookError, BoardTimeoutError, board_exception
+from belay_hook.errors import (
+    BelayHookError,
+    BoardResetError,
+    BoardTimeoutError,
+    board_exception,
+)
 from belay_hook.tracebacks import with_board_frames
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
@@ -52,6 +57,7 @@ class Session:
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
         self.loaded: Dict[str, str] = {}  # host module -> bundle digest
+        self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._reader: framing.ReplyReader | None = None
@@ -99,6 +105,7 @@ class Session:
             code = bundle.code
             for start in range(0, max(len(code), 1), UPLOAD_CHUNK):
                 self._request(b"P", (path, code[start : start + UPLOAD_CHUNK], start > 0))
+            self.uploaded_bytes += len(code)
         try:
             self._request(b"L", (module, base), what=f"import of {module}")
         except MemoryError as exc:
@@ -119,7 +126,9 @@ class Session:
         timeout = timeout if timeout is not None else self.timeout
         with self._lock:
             if self._reader is None:
-                raise BelayHookError(f"{self.link.port}: the session is closed")
+                raise BelayHookError(
+                    f"{self.link.port}: the session with the board is closed or was lost"
+                )
             self.link.serial.write(frame)
             try:
                 while True:
@@ -134,6 +143,9 @@ class Session:
                 raise BoardTimeoutError(
                     self.link.port, what or "a reply", timeout or 0, exc.last_received
                 ) from None
+            except BoardResetError:
+                self._reader = None  # the agent is gone: no more calls on this session
+                raise
         if kind == b"R":
             return result
         type_name, args, errno, board_tb = result

@@ -92,7 +92,8 @@ def stub(module: str, name: str, kind: str, params: str) -> Callable:
         try:
             return board.call(module, name, bound.args, bound.kwargs)
         except Exception as exc:
-            raise exc.with_traceback(without_internal_frames(exc.__traceback__))
+            # Same exception, shorter story: no `from`, a board-side cause stays.
+            raise exc.with_traceback(without_internal_frames(exc.__traceback__))  # noqa: B904
 
     if kind == "async_function":
 

@@ -3,12 +3,13 @@
 # Uploaded once per session through the raw REPL and left running: each call
 # is then one framed request in and one framed reply out, nothing compiled.
 #
-# Host -> board:  0xFE, 8 hex digits (body length), body.
+# Host -> board:  0xFE, 8 hex digits body length, 8 hex digits request id, body.
 #   The body never holds 0x03 (Ctrl-C must stay an interrupt): 0x10 is sent
 #   as 0x10 0x11 and 0x03 as 0x10 0x13.
 # Board -> host:  0xFE, kind byte, 4-byte little-endian length, body.
 #   Printed text passes between frames: UTF-8 never holds 0xFE.
-# Body: op byte, request id, then one value (see _enc for the tags).
+# Request body: op byte, then one value (see _enc for the tags).
+# Reply body: request id (varint), then one value.
 #
 # MicroPython only: keep it small (it is uploaded as source) and frugal.
 
@@ -187,18 +188,29 @@ def _info():
     return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR)
 
 
+def _skip(n):
+    while n:
+        n -= len(_in.read(min(n, 256)))
+
+
 def _serve():
     while True:
-        h = _read(9)
+        h = _read(17)
         if h[0] != 254:
             continue
-        b = _read(int(h[1:], 16))
-        if 16 in b:
-            b = b.replace(b"\x10\x13", b"\x03").replace(b"\x10\x11", b"\x10")
-        op = b[0]
-        rid, i = _uint(b, 1)
+        n = int(h[1:9], 16)
+        rid = int(h[9:], 16)
         try:
-            a = _dec(b, i)[0]
+            b = _read(n)
+        except MemoryError as e:
+            _skip(n)  # stay in step with the host, then say why
+            _error(rid, e)
+            continue
+        try:
+            if 16 in b:
+                b = b.replace(b"\x10\x13", b"\x03").replace(b"\x10\x11", b"\x10")
+            op = b[0]
+            a = _dec(b, 1)[0]
             b = None
             if op == 67:  # C: (module, name, args, kwargs)
                 r = getattr(_mods[a[0]], a[1])(*a[2], **a[3])
@@ -213,7 +225,10 @@ def _serve():
             elif op == 88:  # X: leave the loop, back to the REPL
                 _send(b"R", rid, None)
                 return
+            a = None
             _send(b"R", rid, r)
+        except SystemExit:
+            raise  # sys.exit() on a board means reboot: let it
         except BaseException as e:  # noqa: B036 - KeyboardInterrupt ends a call, not the agent
             b = a = r = None
             _error(rid, e)

@@ -40,3 +40,50 @@ def link(emulator: Emulator) -> Iterator[Link]:
     with Link(emulator.port, timeout=10.0) as board_link:
         board_link.enter_raw_repl()
         yield board_link
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the user's real belay_hook cache."""
+    old = os.environ.get("BELAY_HOOK_CACHE")
+    os.environ["BELAY_HOOK_CACHE"] = str(tmp_path_factory.mktemp("belay_hook_cache"))
+    yield
+    if old is None:
+        os.environ.pop("BELAY_HOOK_CACHE", None)
+    else:
+        os.environ["BELAY_HOOK_CACHE"] = old
+
+
+@pytest.fixture
+def modules(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """Write modules into a folder on sys.path: ``modules.write("name", source)``.
+
+    The modules written are dropped from sys.modules after the test.
+    """
+    import sys
+    import textwrap
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written = []
+
+    class Writer:
+        path = tmp_path
+
+        def write(self, name: str, source: str) -> str:
+            file = tmp_path / f"{name}.py"
+            file.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+            written.append(name)
+            return str(file)
+
+    yield Writer()
+    for name in written:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def hook(micropython: str):
+    """The import hook installed on a fresh emulated board, uninstalled afterwards."""
+    from belay_hook.importhook import install
+
+    with install("emulator") as installed:
+        yield installed
