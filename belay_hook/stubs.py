@@ -73,8 +73,14 @@ def _default(node: Any) -> Any:
         return BoardDefault(ast.unparse(node))
 
 
-def stub(module: str, name: str, kind: str, params: str) -> Callable:
-    """The host object standing for board function ``name`` of ``module``."""
+def stub(
+    module: str, name: str, kind: str, params: str, options: Dict[str, Any] | None = None
+) -> Callable:
+    """The host object standing for board function ``name`` of ``module``.
+
+    ``options`` are the marker's (``#@mcu timeout=2`` gives ``{"timeout": 2.0}``).
+    """
+    options = dict(options or {})
     sig = signature(params or "")
 
     def board_call(*args: Any, **kwargs: Any) -> Any:
