@@ -30,7 +30,9 @@ __all__ = [
     "Split",
     "connect",
     "install",
+    "on_event",
     "split",
+    "timeout",
 ]
 
 # Imported on first use: ``import belay_hook`` stays cheap (libcst loads only to split).
@@ -39,6 +41,8 @@ _LAZY = {
     "Split": "belay_hook.splitter",
     "install": "belay_hook.importhook",
     "connect": "belay_hook.rpc",
+    "timeout": "belay_hook.rpc",
+    "on_event": "belay_hook.events",
 }
 
 

@@ -5,16 +5,34 @@ One tag byte per value, lengths as unsigned LEB128 varints:
 (decimal text), ``f`` float (8 bytes, little-endian double), ``s`` str (UTF-8),
 ``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict.
 
+Two tags refer to things that stay where they are: ``P`` a board object (id and
+type name), which the host sees as a proxy, and ``c`` a host function (id),
+which board code can call back. A :class:`Context` (the session) gives them
+meaning; without one they cannot cross.
+
 Nothing the board sends is ever evaluated: decoding only builds these types.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Protocol, Tuple
 
 _BIG = 1 << 62
 _DOUBLE = struct.Struct("<d")
+
+
+class Context(Protocol):
+    """What the session supplies so proxies and host functions can cross."""
+
+    def proxy_id(self, value: Any) -> int | None:
+        """The board id of ``value`` if it is a proxy of this board's objects."""
+
+    def callback_id(self, fn: Callable) -> int:
+        """An id under which board code may call host function ``fn``."""
+
+    def proxy(self, ref: int, type_name: str) -> Any:
+        """The host stand-in for board object ``ref``."""
 
 
 class DecodeError(ValueError):
@@ -43,7 +61,9 @@ def get_uint(b: bytes, i: int) -> Tuple[int, int]:
             return n, i
 
 
-def encode(value: Any, out: List[bytes], path: str = "value") -> None:
+def encode(
+    value: Any, out: List[bytes], path: str = "value", context: Context | None = None
+) -> None:
     """Append the encoding of ``value``; TypeError names what cannot cross and where."""
     if value is None:
         out.append(b"N")
@@ -78,31 +98,38 @@ def encode(value: Any, out: List[bytes], path: str = "value") -> None:
         out.append(b"l" if type(value) is list else b"t")
         put_uint(len(value), out)
         for n, item in enumerate(value):
-            encode(item, out, f"{path}[{n}]")
+            encode(item, out, f"{path}[{n}]", context)
     elif type(value) is dict:
         out.append(b"d")
         put_uint(len(value), out)
         for k, v in value.items():
-            encode(k, out, f"{path} key {k!r}")
-            encode(v, out, f"{path}[{k!r}]")
+            encode(k, out, f"{path} key {k!r}", context)
+            encode(v, out, f"{path}[{k!r}]", context)
+    elif context is not None and context.proxy_id(value) is not None:
+        out.append(b"P")
+        put_uint(context.proxy_id(value), out)  # type: ignore[arg-type]
+    elif context is not None and callable(value):
+        out.append(b"c")
+        put_uint(context.callback_id(value), out)
     else:
         raise TypeError(
             f"{path}: {type(value).__qualname__} cannot cross to the board "
-            "(None, bool, int, float, str, bytes, bytearray, list, tuple and dict can)"
+            "(None, bool, int, float, str, bytes, bytearray, list, tuple, dict, "
+            "board objects and host functions can)"
         )
 
 
-def decode(b: bytes, i: int = 0) -> Tuple[Any, int]:
+def decode(b: bytes, i: int = 0, context: Context | None = None) -> Tuple[Any, int]:
     """Decode one value at ``i``; return it and the index after it."""
     try:
-        return _decode(b, i)
+        return _decode(b, i, context)
     except (IndexError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         if isinstance(exc, DecodeError):
             raise
         raise DecodeError(f"cannot decode value at byte {i}: {exc}") from None
 
 
-def _decode(b: bytes, i: int) -> Tuple[Any, int]:
+def _decode(b: bytes, i: int, context: Context | None) -> Tuple[Any, int]:
     tag = b[i]
     i += 1
     if tag == 0x4E:  # N
@@ -118,6 +145,12 @@ def _decode(b: bytes, i: int) -> Tuple[Any, int]:
     n, i = get_uint(b, i)
     if tag == 0x69:  # i
         return (n >> 1) ^ -(n & 1), i
+    if tag == 0x50:  # P: a board object, as id and type name
+        size, i = get_uint(b, i)
+        type_name = bytes(b[i : i + size]).decode()
+        if context is None:
+            raise DecodeError(f"a board {type_name} object arrived with no session to proxy it")
+        return context.proxy(n, type_name), i + size
     if tag in (0x73, 0x62, 0x61, 0x49):  # s b a I
         if i + n > len(b):
             raise DecodeError("truncated data")
@@ -136,7 +169,7 @@ def _decode(b: bytes, i: int) -> Tuple[Any, int]:
         raise DecodeError(f"unknown tag {tag:#04x}")
     items = []
     for _ in range(n * 2 if tag == 0x64 else n):
-        item, i = _decode(b, i)
+        item, i = _decode(b, i, context)
         items.append(item)
     if tag == 0x74:
         return tuple(items), i

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Callable, Tuple
 
-from belay_hook.codec import decode, encode, get_uint
+from belay_hook.codec import Context, decode, encode, get_uint
 from belay_hook.errors import BoardResetError, BoardTimeoutError
 
 START = 0xFE
@@ -32,67 +32,92 @@ def unescape(body: bytes) -> bytes:
     return body.replace(b"\x10\x13", b"\x03").replace(b"\x10\x11", b"\x10")
 
 
-def request(op: bytes, rid: int, value: Any) -> bytes:
+def request(op: bytes, rid: int, value: Any, context: Context | None = None) -> bytes:
     """One request frame; raises TypeError (naming the value) before anything is sent.
 
     The id travels in the plain-text header, so a board that cannot hold the
     body can still skip it and answer for that id.
     """
     parts = [op]
-    encode(value, parts, "argument")
+    encode(value, parts, "argument", context)
     body = escape(b"".join(parts))
     return b"\xfe%08x%08x" % (len(body), rid) + body
 
 
 class ReplyReader:
-    """Reads reply frames from a serial port, passing printed text on as it arrives."""
+    """Reads reply frames from a serial port, passing printed text on as it arrives.
+
+    Bytes go straight into one buffer, so an interrupted read (Ctrl-C, a
+    timeout) loses nothing: the next read carries on where this one stopped.
+    """
 
     def __init__(
         self,
         serial: Any,
         port: str,
         on_text: Callable[[str], None] | None = None,
+        context: Context | None = None,
     ):
         self.serial = serial
         self.port = port
         self.on_text = on_text or _print_to_stdout
+        self.context = context
         self._buf = bytearray()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
         self._after_agent: bytearray | None = None  # REPL bytes once the agent stopped
 
     def read_frame(self, timeout: float) -> Tuple[bytes, int, Any]:
-        """The next frame as (kind, request id, value); text before it goes to on_text."""
+        """The next frame as (kind, frame id, value); text before it goes to on_text."""
         deadline = time.monotonic() + timeout
-        buf = self._buf
         while True:
-            start = buf.find(START)
-            if start < 0:
-                self._emit(buf)
-                buf.clear()
-            elif start:
-                self._emit(buf[:start])
-                del buf[:start]
-            if len(buf) >= _HEAD.size:
-                _, kind, length = _HEAD.unpack_from(buf)
-                need = _HEAD.size + length - len(buf)
-                if need > 0:
-                    buf += self._read(need, deadline, timeout, f"a {length}-byte reply")
-                body = bytes(buf[_HEAD.size : _HEAD.size + length])
-                del buf[: _HEAD.size + length]
-                rid, i = get_uint(body, 0)
-                return kind, rid, decode(body, i)[0]
-            buf += self._read(0, deadline, timeout, "a reply")
+            frame = self._take_frame()
+            if frame is not None:
+                return frame
+            missing = self._missing()
+            waiting_for = f"the rest of a {missing}-byte reply" if missing else "a reply"
+            self._fill(missing or 0, deadline, timeout, waiting_for)
 
-    def _read(self, n: int, deadline: float, timeout: float, what: str) -> bytes:
-        """Exactly ``n`` bytes, or whatever is there (at least one) when ``n`` is 0."""
-        got = bytearray()
-        while True:
-            want = n - len(got) if n else max(1, self.serial.in_waiting)
-            got += self.serial.read(want)
-            if (n and len(got) >= n) or (not n and got):
-                return bytes(got)
-            if time.monotonic() > deadline:
-                raise BoardTimeoutError(self.port, what, timeout, bytes(self._buf + got))
+    def poll(self) -> Tuple[bytes, int, Any] | None:
+        """A frame if one is complete with what has arrived, else None; never waits."""
+        waiting = self.serial.in_waiting
+        if waiting:
+            self._buf += self.serial.read(waiting)
+        return self._take_frame()
+
+    def _take_frame(self) -> Tuple[bytes, int, Any] | None:
+        buf = self._buf
+        start = buf.find(START)
+        if start < 0:
+            self._emit(buf)
+            buf.clear()
+        elif start:
+            self._emit(buf[:start])
+            del buf[:start]
+        if len(buf) < _HEAD.size:
+            return None
+        _, kind, length = _HEAD.unpack_from(buf)
+        end = _HEAD.size + length
+        if len(buf) < end:
+            return None
+        body = bytes(buf[_HEAD.size : end])
+        del buf[:end]
+        rid, i = get_uint(body, 0)
+        return kind, rid, decode(body, i, self.context)[0]
+
+    def _missing(self) -> int:
+        """Bytes still to come for the frame at the head of the buffer (0: no header yet)."""
+        if len(self._buf) < _HEAD.size:
+            return 0
+        return _HEAD.size + _HEAD.unpack_from(self._buf)[2] - len(self._buf)
+
+    def _fill(self, n: int, deadline: float, timeout: float, what: str) -> None:
+        """Read ``n`` more bytes into the buffer (at least one when ``n`` is 0)."""
+        goal = len(self._buf) + max(n, 1)
+        while len(self._buf) < goal:
+            want = goal - len(self._buf) if n else max(1, self.serial.in_waiting)
+            self._buf += self.serial.read(want)
+            if len(self._buf) < goal and time.monotonic() > deadline:
+                raise BoardTimeoutError(self.port, what, timeout, bytes(self._buf[-120:]))
 
     def _emit(self, data: bytes) -> None:
         """Pass printed text on, watching for the REPL taking over from the agent."""

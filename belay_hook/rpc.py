@@ -3,16 +3,20 @@
 The agent (``mcu/agent.py``) is sent once through the raw REPL and then reads
 framed requests; after that a call is one write and one read, nothing is
 compiled on the board, and printed output streams to the host as it comes.
+While a call waits, the board may call host functions passed to it (served
+here, nesting both ways) and send events (handed to :mod:`belay_hook.events`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import select
 import threading
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-from belay_hook import framing, mcu_files
+from belay_hook import events, framing, mcu_files, proxies
 from belay_hook.bundle import BoardFormat, Bundle
 from belay_hook.errors import (
     BelayHookError,
@@ -23,6 +27,22 @@ from belay_hook.errors import (
 from belay_hook.tracebacks import with_board_frames
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def timeout(seconds: float | None) -> Iterator[None]:
+    """Calls made in this block (this thread) wait at most ``seconds`` for the board.
+
+    On expiry the board code is interrupted and :class:`TimeoutError` raised;
+    the session stays usable. Overrides marker and session timeouts.
+    """
+    old = getattr(_local, "timeout", False)
+    _local.timeout = seconds
+    try:
+        yield
+    finally:
+        _local.timeout = old
 
 
 def agent_source() -> str:
@@ -57,11 +77,17 @@ class Session:
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
         self.loaded: Dict[str, str] = {}  # host module -> bundle digest
+        self.manifests: Dict[str, dict] = {}  # host module -> its bundle's manifest
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
+        self.emulator: Any = None  # an Emulator this session started and closes
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._reader: framing.ReplyReader | None = None
-        self.emulator: Any = None  # an Emulator this session started and closes
+        self._functions: Dict[int, Callable] = {}  # host functions board code may call
+        self._function_ids: Dict[Any, int] = {}
+        self._dropped: List[int] = []  # proxies freed on the host, to tell the board
+        self._watcher: threading.Thread | None = None
+        self._busy = 0  # requests under way in the thread holding the lock
 
     # ------------------------------------------------------------ lifecycle
 
@@ -69,30 +95,54 @@ class Session:
         """Put the agent on the board and learn what .mpy format it loads."""
         self.link.enter_raw_repl(soft_reset=self.soft_reset)
         self.link.exec_start(agent_source())
-        self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text)
+        self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text, self)
         self.info = self._request(b"I", None, timeout=10.0)
         _name, _version, mpy, _platform, self._dir = self.info
         self.format = BoardFormat.from_mpy(mpy) if mpy else BoardFormat(source_only=True)
+        events.track(self)
         return self
 
     def close(self) -> None:
-        """Stop the agent (back to the raw REPL) and close the link."""
+        """Run the bundles' teardown code, stop the agent (back to the REPL), close the link."""
         try:
             if self._reader is not None:
+                self._teardown()
                 self._request(b"X", None, timeout=2.0)
         except (BelayHookError, OSError):
             pass  # a board that went away needs no goodbye
         finally:
-            self._reader = None
+            with self._lock:
+                self._reader = None
             self.link.close()
             if self.emulator is not None:
                 self.emulator.close()
 
+    def _teardown(self) -> None:
+        for module, manifest in self.manifests.items():
+            for name, export in manifest.get("exports", {}).items():
+                if export.get("kind") == "teardown":
+                    try:
+                        self.call(module, name, (), {})
+                    except Exception as exc:  # noqa: BLE001 - one teardown must not stop others
+                        print(f"belay_hook: teardown {module}.{name}() failed on the board: {exc}")
+
     # ---------------------------------------------------------------- calls
 
-    def call(self, module: str, name: str, args: tuple, kwargs: dict) -> Any:
+    def call(
+        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
+    ) -> Any:
         """Run ``module.name(*args, **kwargs)`` on the board and return its result."""
-        return self._request(b"C", (module, name, tuple(args), dict(kwargs)), what=f"{name}()")
+        value = (module, name, tuple(args), dict(kwargs))
+        return self._request(b"C", value, timeout=timeout, what=f"{name}()")
+
+    def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None:
+        """Start ``module.name(*args, **kwargs)`` in a new thread on the board; returns at once."""
+        try:
+            self._request(b"T", (module, name, tuple(args), dict(kwargs)), what=f"{name}()")
+        except ImportError:
+            raise BelayHookError(
+                f"{name}() is marked '#@mcu thread', but this board has no _thread module"
+            ) from None
 
     def load(self, module: str, bundle: Bundle) -> None:
         """Make ``module``'s bundle live on the board: upload unless it is there, then import.
@@ -115,6 +165,47 @@ class Session:
                 "a bigger heap or a smaller module is needed"
             ) from exc
         self.loaded[module] = bundle.digest
+        self.manifests[module] = bundle.manifest
+
+    # ------------------------------------------------ proxies (codec context)
+
+    def proxy_id(self, value: Any) -> int | None:
+        if isinstance(value, proxies.BoardProxy) and value._owner is self:
+            return value._ref
+        return None
+
+    def callback_id(self, fn: Callable) -> int:
+        key = fn if _hashable(fn) else id(fn)
+        if key not in self._function_ids:
+            self._function_ids[key] = len(self._functions) + 1
+            self._functions[self._function_ids[key]] = fn
+        return self._function_ids[key]
+
+    def proxy(self, ref: int, type_name: str) -> Any:
+        proxy = proxies.BoardProxy(self, ref, type_name)
+        return proxies.generator(proxy) if type_name == "generator" else proxy
+
+    def ref_op(self, ref: int, op: str, arg: Any = None) -> Any:
+        """One operation on board object ``ref`` (see the agent's ``_on``)."""
+        return self._request(b"O", (ref, op, arg), what=f"{op} on a board object")
+
+    def release(self, ref: int, close: bool = False) -> None:
+        """The host dropped its proxy of ``ref``: the board may free it (closing it first)."""
+        if ref:
+            self._dropped.append(-ref if close else ref)
+            # Freeing needs no reply, so it may go out now unless another thread
+            # is mid-write; then the next request takes it along.
+            if self._lock.acquire(blocking=False):
+                try:
+                    if not self._busy:  # not from a finaliser run mid-request
+                        self._flush_dropped()
+                finally:
+                    self._lock.release()
+
+    def _flush_dropped(self) -> None:
+        if self._dropped and self._reader is not None:
+            dropped, self._dropped = self._dropped, []
+            self.link.serial.write(framing.request(b"F", 0, dropped))
 
     # ------------------------------------------------------------- plumbing
 
@@ -122,45 +213,145 @@ class Session:
         self, op: bytes, value: Any, *, timeout: float | None = None, what: str = ""
     ) -> Any:
         frame_id = next(self._ids)
-        frame = framing.request(op, frame_id, value)  # TypeError here: nothing sent
-        timeout = timeout if timeout is not None else self.timeout
+        frame = framing.request(op, frame_id, value, self)  # TypeError here: nothing sent
+        override = getattr(_local, "timeout", False)
+        if override is not False:
+            timeout = override
+        elif timeout is None:
+            timeout = self.timeout
         with self._lock:
             if self._reader is None:
                 raise BelayHookError(
                     f"{self.link.port}: the session with the board is closed or was lost"
                 )
-            self.link.serial.write(frame)
+            self._busy += 1
             try:
-                while True:
-                    kind, rid, result = self._reader.read_frame(timeout or 1e9)
-                    if rid == frame_id:
-                        break  # others are answers to calls given up on earlier
-            except KeyboardInterrupt:
-                self._interrupt(frame_id)
-                raise
-            except BoardTimeoutError as exc:
-                self._interrupt(frame_id)
-                raise BoardTimeoutError(
-                    self.link.port, what or "a reply", timeout or 0, exc.last_received
-                ) from None
-            except BoardResetError:
-                self._reader = None  # the agent is gone: no more calls on this session
-                raise
+                self._flush_dropped()
+                self.link.serial.write(frame)
+                kind, result, host_error = self._await(frame_id, timeout, what)
+            finally:
+                self._busy -= 1
         if kind == b"R":
             return result
         type_name, args, errno, board_tb = result
-        raise with_board_frames(board_exception(type_name, tuple(args), board_tb, errno), board_tb)
+        exc = board_exception(type_name, tuple(args), board_tb, errno)
+        if host_error is not None:  # a host function raised during this call
+            if type(host_error).__name__ == type_name:
+                exc.__cause__ = host_error
+            else:
+                exc.__context__ = host_error
+        raise with_board_frames(exc, board_tb)
+
+    def _await(
+        self, frame_id: int, timeout: float | None, what: str
+    ) -> Tuple[bytes, Any, BaseException | None]:
+        """Read until the reply to ``frame_id``, serving host calls and events meanwhile."""
+        host_error = None
+        reader = self._reader
+        assert reader is not None
+        try:
+            while True:
+                kind, rid, result = reader.read_frame(timeout if timeout is not None else 1e9)
+                if kind == b"K":
+                    host_error = self._serve_host_call(rid, result) or host_error
+                elif kind == b"V":
+                    events.dispatch(self, *result)
+                elif rid == frame_id:
+                    return kind, result, host_error
+                # else: the answer to a call given up on earlier
+        except KeyboardInterrupt:
+            self._interrupt(frame_id)
+            raise
+        except BoardTimeoutError as exc:
+            self._interrupt(frame_id)
+            raise BoardTimeoutError(
+                self.link.port, what or "a reply", timeout or 0, exc.last_received
+            ) from None
+        except BoardResetError:
+            self._reader = None  # the agent is gone: no more calls on this session
+            raise
+
+    def _serve_host_call(self, rid: int, request: Any) -> Exception | None:
+        """Board code called a host function: run it, send the answer, return its error."""
+        fn_id, args, kwargs = request
+        error = None
+        try:
+            answer = (True, self._functions[fn_id](*args, **kwargs))
+            frame = framing.request(b"A", rid, answer, self)
+        except Exception as exc:  # noqa: BLE001 - it travels to the board as its own type
+            error = exc
+            frame = framing.request(b"A", rid, (False, (type(exc).__name__, _str_args(exc))))
+        self.link.serial.write(frame)
+        return error
 
     def _interrupt(self, frame_id: int) -> None:
         """Ctrl-C the board's call and wait for the agent to report it, so the next call works."""
         self.link.serial.write(b"\x03")
         try:
             while self._reader is not None:
-                kind, rid, _ = self._reader.read_frame(2.0)
-                if rid == frame_id:
+                kind, rid, result = self._reader.read_frame(2.0)
+                if kind == b"V":
+                    events.dispatch(self, *result)
+                elif rid == frame_id and kind in (b"R", b"E"):
                     return
         except (BelayHookError, OSError):
             pass
+
+    # ----------------------------------------------------------------- events
+
+    def watch(self) -> None:
+        """Read the board between calls too, so events and prints arrive while the host idles."""
+        with self._lock:
+            if self._watcher is None and self._reader is not None:
+                self._watcher = threading.Thread(
+                    target=self._watch, name=f"belay_hook watcher {self.link.port}", daemon=True
+                )
+                self._watcher.start()
+
+    def _watch(self) -> None:
+        serial = self.link.serial
+        while self._reader is not None:
+            if not _readable(serial, 0.2):
+                continue
+            with self._lock:
+                reader = self._reader
+                if reader is None:
+                    return
+                try:
+                    frame = reader.poll()
+                    while frame is not None:
+                        kind, rid, result = frame
+                        if kind == b"V":
+                            events.dispatch(self, *result)
+                        elif kind == b"K":
+                            self._serve_host_call(rid, result)
+                        frame = reader.poll()
+                except (BelayHookError, OSError):
+                    return
+
+
+def _readable(serial: Any, wait: float) -> bool:
+    """Whether the port has bytes, waiting up to ``wait`` seconds without holding the session."""
+    fd = getattr(serial, "fd", None)
+    if isinstance(fd, int):
+        try:
+            return bool(select.select([fd], [], [], wait)[0])
+        except (OSError, ValueError):
+            return False
+    threading.Event().wait(min(wait, 0.02))
+    return bool(serial.in_waiting)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _str_args(exc: BaseException) -> list:
+    return [a if isinstance(a, (str, int, float)) else str(a) for a in exc.args]
 
 
 def connect(port: str | None = None, **options: Any) -> Session:

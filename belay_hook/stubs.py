@@ -15,6 +15,7 @@ import inspect
 from typing import Any, Callable, Dict, Protocol
 
 from belay_hook.errors import NoBoardError
+from belay_hook.proxies import BoardObject, BoardProxy
 from belay_hook.tracebacks import without_internal_frames
 
 
@@ -76,12 +77,12 @@ def _default(node: Any) -> Any:
 def stub(
     module: str, name: str, kind: str, params: str, options: Dict[str, Any] | None = None
 ) -> Callable:
-    """The host object standing for board function ``name`` of ``module``.
+    """The host object standing for board function or class ``name`` of ``module``.
 
     ``options`` are the marker's (``#@mcu timeout=2`` gives ``{"timeout": 2.0}``).
     """
-    options = dict(options or {})
     sig = signature(params or "")
+    timeout = (options or {}).get("timeout")
 
     def board_call(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -96,11 +97,15 @@ def stub(
                 "before importing it"
             )
         try:
-            return board.call(module, name, bound.args, bound.kwargs)
+            if kind == "thread":
+                return board.start_thread(module, name, bound.args, bound.kwargs)
+            return board.call(module, name, bound.args, bound.kwargs, timeout)
         except Exception as exc:
             # Same exception, shorter story: no `from`, a board-side cause stays.
             raise exc.with_traceback(without_internal_frames(exc.__traceback__))  # noqa: B904
 
+    if kind == "class":
+        return _board_class(module, name, sig, board_call)
     if kind == "async_function":
 
         async def call(*args: Any, **kwargs: Any) -> Any:
@@ -115,3 +120,35 @@ def stub(
     call.__signature__ = sig  # type: ignore[attr-defined]
     call.__doc__ = f"Runs {name}() on the board."
     return call
+
+
+def _board_class(module: str, name: str, sig: inspect.Signature, construct: Callable) -> type:
+    """A host class whose instances live on the board; ``isinstance`` works on the host."""
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> BoardObject:
+        made = construct(*args, **kwargs)  # a plain proxy of the new board object
+        if not isinstance(made, BoardProxy):
+            return made
+        if cls._methods is None:  # learnt once, from the bundle's manifest
+            export = _boards[module].manifests.get(module, {}).get("exports", {}).get(name, {})
+            cls._methods = dict(export.get("methods") or {})
+        obj = object.__new__(cls)
+        for slot in ("_owner", "_ref", "_type"):
+            object.__setattr__(obj, slot, getattr(made, slot))
+        object.__setattr__(made, "_ref", 0)  # the new object holds the board reference now
+        return obj
+
+    cls = type(
+        name,
+        (BoardObject,),
+        {
+            "__new__": __new__,
+            "__init__": lambda self, *a, **k: None,
+            "__module__": module,
+            "__doc__": f"Instances of {name} live on the board; the host holds proxies.",
+            "__signature__": sig,
+            "__slots__": (),
+            "_methods": None,
+        },
+    )
+    return cls

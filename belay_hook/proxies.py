@@ -1,0 +1,151 @@
+"""Host stand-ins for board objects that cannot be copied across the link.
+
+A board value the codec cannot carry stays on the board; the host gets a
+:class:`BoardProxy` that forwards attribute access, calls, items, iteration,
+``len``, comparisons and ``repr``. It can be passed back as an argument, and
+when it dies the board lets go of the object. Board generators arrive as host
+generators that pull one value per ``next()``: the board runs only as fast as
+the host consumes, and closing the host generator closes the board's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, Protocol
+
+
+class Owner(Protocol):
+    """The session a proxy belongs to."""
+
+    def ref_op(self, ref: int, op: str, arg: Any = None) -> Any: ...
+
+    def release(self, ref: int, close: bool = False) -> None: ...
+
+
+_OWN = ("_owner", "_ref", "_type")
+
+
+class BoardProxy:
+    """A board object seen from the host; every operation is one round trip."""
+
+    __slots__ = (*_OWN, "__weakref__")
+
+    def __init__(self, owner: Owner, ref: int, type_name: str):
+        object.__setattr__(self, "_owner", owner)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", type_name)
+
+    def _op(self, op: str, arg: Any = None) -> Any:
+        return self._owner.ref_op(self._ref, op, arg)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # keep copy, pickle and friends off the wire
+        return self._op("getattr", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._op("setattr", (name, value))
+
+    def __delattr__(self, name: str) -> None:
+        self._op("delattr", name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._op("call", (args, kwargs))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._op("getitem", key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._op("setitem", (key, value))
+
+    def __delitem__(self, key: Any) -> None:
+        self._op("delitem", key)
+
+    def __len__(self) -> int:
+        return self._op("len")
+
+    def __iter__(self) -> Iterator:
+        iterator = self._op("iter")
+        return iterator if not isinstance(iterator, BoardProxy) else _pull(iterator)
+
+    def __contains__(self, item: Any) -> bool:
+        return self._op("contains", item)
+
+    def __bool__(self) -> bool:
+        return self._op("bool")
+
+    def __eq__(self, other: object) -> bool:
+        return self._op("eq", other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self._op("eq", other)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._op("lt", other)
+
+    def __le__(self, other: Any) -> bool:
+        return self._op("le", other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._op("gt", other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._op("ge", other)
+
+    __hash__ = object.__hash__  # identity, like most objects
+
+    def __repr__(self) -> str:
+        try:
+            return f"<board {self._op('repr')}>"
+        except Exception:  # a repr must not fail: the board may be gone
+            return f"<board {self._type} object #{self._ref} (unreachable)>"
+
+    def __str__(self) -> str:
+        return self._op("str")
+
+    def __dir__(self) -> list:
+        return self._op("dir")
+
+    def __del__(self) -> None:
+        try:
+            self._owner.release(self._ref)
+        except Exception:  # interpreter shutdown, a closed session: nothing to free
+            pass
+
+
+class BoardObject(BoardProxy):
+    """An instance of a ``#@mcu`` class: method calls take one round trip, not two."""
+
+    __slots__ = ()
+    _methods: Dict[str, str] = {}  # name -> parameter text, set per class
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self)._methods:
+            owner, ref = self._owner, self._ref
+
+            def method(*args: Any, **kwargs: Any) -> Any:
+                return owner.ref_op(ref, "method", (name, args, kwargs))
+
+            method.__name__ = method.__qualname__ = name
+            return method
+        return super().__getattr__(name)
+
+
+def generator(proxy: BoardProxy) -> Iterator:
+    """A host generator pulling values from a board generator."""
+    return _pull(proxy, close=True)
+
+
+def _pull(proxy: BoardProxy, close: bool = False) -> Iterator:
+    owner, ref = proxy._owner, proxy._ref
+    try:
+        while True:
+            try:
+                value = owner.ref_op(ref, "next")
+            except StopIteration:
+                return
+            yield value
+    finally:
+        # Drop our hold first, so the proxy's own release is a no-op, then
+        # let the board close the generator when it frees it.
+        object.__setattr__(proxy, "_ref", 0)
+        owner.release(ref, close=close)
