@@ -1,0 +1,49 @@
+"""Every example runs on the emulated board as it is, the way the README says to run it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# example folder -> lines its output must hold
+EXPECTED = {
+    "01_led": ["device: LED 1", "host: blinked 3 times; the LED is now off"],
+    "05_exception": [
+        "channel 1: 21",
+        "channel 7: ValueError('no sensor on channel 7')",
+        "05_exception/main.py:14: raise ValueError",
+        "open_log: OSError errno 2",
+    ],
+    "08_classes": ["led: 6 changes, on now: False", "isinstance(led, Blinker): True"],
+    "10_generators": ["sample 4:", "countdown: [5, 4, 3, 2, 1]", "stopped early at 999997"],
+    "11_proxy_objects": ["len 2, 'left' in it: True", "average 21.33"],
+    "13_callbacks": [
+        "results: [50.0, 100.0, 150.0]",
+        "went through the board and back: host rejects channel 2",
+    ],
+}
+
+
+def test_every_example_is_covered() -> None:
+    folders = {p.parent.name for p in EXAMPLES.glob("*/main.py")}
+    assert folders <= set(EXPECTED), f"add expectations for {sorted(folders - set(EXPECTED))}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(micropython: str, name: str) -> None:
+    main = EXAMPLES / name / "main.py"
+    proc = subprocess.run(
+        [sys.executable, "-m", "belay_hook", "run", str(main), "--port", "emulator"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=main.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in EXPECTED[name]:
+        assert line in proc.stdout, f"{line!r} not in output:\n{proc.stdout}"
