@@ -20,6 +20,8 @@ from belay_hook.codec import Context, decode, encode, get_uint
 from belay_hook.errors import BoardResetError, BoardTimeoutError
 
 START = 0xFE
+KINDS = (b"R", b"E", b"K", b"V")  # result, error, call of a host function, event
+MAX_FRAME = 64 << 20  # no board sends more in one frame; a bigger length is garbage
 _HEAD = struct.Struct("<BcI")  # start byte, kind, body length
 
 
@@ -96,6 +98,10 @@ class ReplyReader:
         if len(buf) < _HEAD.size:
             return None
         _, kind, length = _HEAD.unpack_from(buf)
+        if kind not in KINDS or length > MAX_FRAME:  # not a frame: garbage on the line
+            self._emit(buf[:1])
+            del buf[:1]
+            return self._take_frame()
         end = _HEAD.size + length
         if len(buf) < end:
             return None

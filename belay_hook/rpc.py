@@ -10,23 +10,31 @@ here, nesting both ways) and send events (handed to :mod:`belay_hook.events`).
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import itertools
 import re
 import select
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+from serial import SerialException
 
 from belay_hook import events, framing, mcu_files, proxies
 from belay_hook.bundle import BoardFormat, Bundle
+from belay_hook.codec import DecodeError
 from belay_hook.errors import (
     BelayHookError,
     BoardResetError,
     BoardTimeoutError,
+    LinkError,
     board_exception,
 )
 from belay_hook.tracebacks import with_board_frames
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
+_NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
 _local = threading.local()
 
 
@@ -69,16 +77,21 @@ class Session:
         timeout: float | None = 30.0,
         soft_reset: bool = True,
         on_text: Callable[[str], None] | None = None,
+        reconnect_attempts: int = 3,
+        reconnect_delay: float = 1.0,
     ):
         self.link = link
         self.timeout = timeout
         self.soft_reset = soft_reset
         self.on_text = on_text
+        self.reconnect_attempts = reconnect_attempts
+        self.reconnect_delay = reconnect_delay
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
         self.loaded: Dict[str, str] = {}  # host module -> bundle digest
         self.manifests: Dict[str, dict] = {}  # host module -> its bundle's manifest
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
+        self.ram_only = False  # the board's filesystem refused a bundle: load into RAM
         self.emulator: Any = None  # an Emulator this session started and closes
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -88,19 +101,26 @@ class Session:
         self._dropped: List[int] = []  # proxies freed on the host, to tell the board
         self._watcher: threading.Thread | None = None
         self._busy = 0  # requests under way in the thread holding the lock
+        self._bundles: Dict[str, Bundle] = {}  # to put back after a reset, in import order
+        self._closed = False
+        self.lost: BaseException | None = None  # why the agent is gone, until reconnected
 
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> Session:
         """Put the agent on the board and learn what .mpy format it loads."""
+        self._start_agent()
+        events.track(self)
+        return self
+
+    def _start_agent(self) -> None:
         self.link.enter_raw_repl(soft_reset=self.soft_reset)
         self.link.exec_start(agent_source())
         self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text, self)
+        self.lost = None
         self.info = self._request(b"I", None, timeout=10.0)
         _name, _version, mpy, _platform, self._dir = self.info
         self.format = BoardFormat.from_mpy(mpy) if mpy else BoardFormat(source_only=True)
-        events.track(self)
-        return self
 
     def close(self) -> None:
         """Run the bundles' teardown code, stop the agent (back to the REPL), close the link."""
@@ -112,6 +132,7 @@ class Session:
             pass  # a board that went away needs no goodbye
         finally:
             with self._lock:
+                self._closed = True
                 self._reader = None
             self.link.close()
             if self.emulator is not None:
@@ -145,19 +166,24 @@ class Session:
             ) from None
 
     def load(self, module: str, bundle: Bundle) -> None:
-        """Make ``module``'s bundle live on the board: upload unless it is there, then import.
+        """Make ``module``'s bundle live on the board, then import it (running its setup code).
 
-        Importing runs the bundle's module-level and setup code.
+        Bundles stay on the board's filesystem under their content hash, so an
+        unchanged bundle is never sent twice; where the filesystem cannot be
+        written (read-only, missing) the source is compiled into RAM instead.
         """
-        base = "b" + bundle.digest
+        tag = hashlib.sha256(module.encode()).hexdigest()[:8]
+        base = f"b{tag}_{bundle.digest}"
         path = f"{self._dir}/{base}.{'mpy' if bundle.is_mpy else 'py'}"
-        if not self._request(b"H", path):
-            code = bundle.code
-            for start in range(0, max(len(code), 1), UPLOAD_CHUNK):
-                self._request(b"P", (path, code[start : start + UPLOAD_CHUNK], start > 0))
-            self.uploaded_bytes += len(code)
+        what = f"import of {module}"
         try:
-            self._request(b"L", (module, base), what=f"import of {module}")
+            if self.ram_only:
+                self._load_into_ram(module, bundle, what)
+            elif self._upload(path, bundle.code):
+                self._request(b"L", (module, base), what=what)
+            else:
+                self.ram_only = True
+                self._load_into_ram(module, bundle, what)
         except MemoryError as exc:
             raise MemoryError(
                 f"the board ran out of memory loading module {module!r} "
@@ -166,6 +192,26 @@ class Session:
             ) from exc
         self.loaded[module] = bundle.digest
         self.manifests[module] = bundle.manifest
+        self._bundles[module] = bundle
+
+    def _upload(self, path: str, code: bytes) -> bool:
+        """Put ``code`` at ``path`` unless it is there; False where the filesystem refuses."""
+        if self._request(b"H", path):
+            return True
+        try:
+            for start in range(0, max(len(code), 1), UPLOAD_CHUNK):
+                self._request(b"P", (path, code[start : start + UPLOAD_CHUNK], start > 0))
+        except OSError as exc:
+            if exc.errno in _NO_FILESYSTEM:
+                return False
+            raise
+        self.uploaded_bytes += len(code)
+        return True
+
+    def _load_into_ram(self, module: str, bundle: Bundle, what: str) -> None:
+        source = bundle.split.mcu_source
+        self._request(b"R", (module, bundle.split.filename, source), what=what)
+        self.uploaded_bytes += len(source.encode())
 
     # ------------------------------------------------ proxies (codec context)
 
@@ -220,14 +266,18 @@ class Session:
         elif timeout is None:
             timeout = self.timeout
         with self._lock:
+            if self._closed:
+                raise BelayHookError(f"{self.link.port}: the session with the board is closed")
             if self._reader is None:
-                raise BelayHookError(
-                    f"{self.link.port}: the session with the board is closed or was lost"
-                )
+                self._reconnect()
             self._busy += 1
             try:
-                self._flush_dropped()
-                self.link.serial.write(frame)
+                try:
+                    self._flush_dropped()
+                    self.link.serial.write(frame)
+                except (OSError, SerialException) as exc:
+                    self._lose(exc)
+                    raise LinkError(self.link.port, f"connection lost: {exc}") from exc
                 kind, result, host_error = self._await(frame_id, timeout, what)
             finally:
                 self._busy -= 1
@@ -260,16 +310,23 @@ class Session:
                     return kind, result, host_error
                 # else: the answer to a call given up on earlier
         except KeyboardInterrupt:
-            self._interrupt(frame_id)
+            if not self._interrupt(frame_id):
+                self._lose(BoardResetError(self.link.port, "no answer after Ctrl-C"))
             raise
         except BoardTimeoutError as exc:
-            self._interrupt(frame_id)
+            if not self._interrupt(frame_id):  # wedged, or garbage on the line: start afresh
+                self._lose(exc)
             raise BoardTimeoutError(
                 self.link.port, what or "a reply", timeout or 0, exc.last_received
             ) from None
-        except BoardResetError:
-            self._reader = None  # the agent is gone: no more calls on this session
+        except (BoardResetError, DecodeError) as exc:
+            self._lose(exc)
+            if isinstance(exc, DecodeError):
+                raise BoardResetError(self.link.port, f"garbled reply: {exc}") from None
             raise
+        except (OSError, SerialException) as exc:
+            self._lose(exc)
+            raise LinkError(self.link.port, f"connection lost: {exc}") from exc
 
     def _serve_host_call(self, rid: int, request: Any) -> Exception | None:
         """Board code called a host function: run it, send the answer, return its error."""
@@ -284,18 +341,53 @@ class Session:
         self.link.serial.write(frame)
         return error
 
-    def _interrupt(self, frame_id: int) -> None:
-        """Ctrl-C the board's call and wait for the agent to report it, so the next call works."""
-        self.link.serial.write(b"\x03")
+    def _interrupt(self, frame_id: int) -> bool:
+        """Ctrl-C the board's call and wait for the agent to report it; False if it did not."""
         try:
+            self.link.serial.write(b"\x03")
             while self._reader is not None:
                 kind, rid, result = self._reader.read_frame(2.0)
                 if kind == b"V":
                     events.dispatch(self, *result)
                 elif rid == frame_id and kind in (b"R", b"E"):
-                    return
-        except (BelayHookError, OSError):
+                    return True
+        except (BelayHookError, DecodeError, OSError, SerialException):
             pass
+        return False
+
+    # --------------------------------------------------------------- recovery
+
+    def _lose(self, why: BaseException) -> None:
+        """The agent is gone (reset, unplugged, garbled): the next request reconnects."""
+        self._reader = None
+        self.lost = why
+
+    def _reconnect(self) -> None:
+        """Open the port again, restart the agent, put every bundle back (setup runs again).
+
+        Proxies from before the loss point at nothing now; calls work again.
+        """
+        last: BaseException | None = self.lost
+        for attempt in range(max(self.reconnect_attempts, 1)):
+            if attempt:
+                time.sleep(self.reconnect_delay)
+            try:
+                self.link.close()
+                self.link.open()
+                self._start_agent()
+                bundles, self._bundles = self._bundles, {}
+                for module, bundle in bundles.items():
+                    self.load(module, bundle)
+                events.track(self)  # watch again if handlers want events
+                return
+            except (BelayHookError, OSError, SerialException) as exc:
+                self._reader = None
+                last = exc
+        raise LinkError(
+            self.link.port,
+            f"board lost ({self.lost}) and {self.reconnect_attempts} attempts to reconnect "
+            f"failed; last: {last}",
+        )
 
     # ----------------------------------------------------------------- events
 
@@ -310,24 +402,28 @@ class Session:
 
     def _watch(self) -> None:
         serial = self.link.serial
-        while self._reader is not None:
-            if not _readable(serial, 0.2):
-                continue
-            with self._lock:
-                reader = self._reader
-                if reader is None:
-                    return
-                try:
-                    frame = reader.poll()
-                    while frame is not None:
-                        kind, rid, result = frame
-                        if kind == b"V":
-                            events.dispatch(self, *result)
-                        elif kind == b"K":
-                            self._serve_host_call(rid, result)
+        try:
+            while self._reader is not None:
+                if not _readable(serial, 0.2):
+                    continue
+                with self._lock:
+                    reader = self._reader
+                    if reader is None:
+                        return
+                    try:
                         frame = reader.poll()
-                except (BelayHookError, OSError):
-                    return
+                        while frame is not None:
+                            kind, rid, result = frame
+                            if kind == b"V":
+                                events.dispatch(self, *result)
+                            elif kind == b"K":
+                                self._serve_host_call(rid, result)
+                            frame = reader.poll()
+                    except (BelayHookError, DecodeError, OSError, SerialException) as exc:
+                        self._lose(exc)  # the next call reconnects and watches again
+                        return
+        finally:
+            self._watcher = None
 
 
 def _readable(serial: Any, wait: float) -> bool:
@@ -365,7 +461,8 @@ def connect(port: str | None = None, **options: Any) -> Session:
 
     emulator_opts = {k: options.pop(k) for k in ("heap", "show_pins", "flash_dir") if k in options}
     baudrate = options.pop("baudrate", 115200)
-    session_opts = {k: options.pop(k) for k in ("timeout", "soft_reset", "on_text") if k in options}
+    names = ("timeout", "soft_reset", "on_text", "reconnect_attempts", "reconnect_delay")
+    session_opts = {k: options.pop(k) for k in names if k in options}
     if options:
         raise TypeError(f"unknown board option(s): {', '.join(sorted(options))}")
     port = ports.resolve(port)

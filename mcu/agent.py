@@ -202,7 +202,11 @@ def _error(rid, e):
     s = io.StringIO()
     sys.print_exception(e, s)
     args = [a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a) for a in e.args]
-    _send(b"E", rid, (type(e).__name__, args, e.errno if isinstance(e, OSError) else None, s.getvalue()))
+    _send(
+        b"E",
+        rid,
+        (type(e).__name__, args, e.errno if isinstance(e, OSError) else None, s.getvalue()),
+    )
 
 
 class _HostFn:
@@ -230,15 +234,29 @@ class _HostFn:
 
 
 def _load(name, base):
-    # The bundle file is already in _DIR; it is imported under a name made of
-    # its digest, so a changed bundle is a new module, and aliased as the host
-    # module so board code of other modules can import it.
+    # The bundle file is in _DIR, named <module tag>_<digest>: imported under
+    # that name, so a changed bundle is a new module; older bundles of the
+    # same module are deleted; aliased as the host module so board code of
+    # other modules can import it.
+    import os
+
+    tag = base[: base.index("_") + 1]
+    for f in os.listdir(_DIR):
+        if f.startswith(tag) and not f.startswith(base + "."):
+            os.remove(_DIR + "/" + f)
     if _DIR not in sys.path:
         sys.path.append(_DIR)
     m = __import__(base)
-    _mods[name] = m
+    _mods[name] = m.__dict__
     if name != "__main__" and name not in sys.modules:
         sys.modules[name] = m
+
+
+def _ram(name, filename, source):
+    # No writable filesystem: compile the bundle's source here, into RAM.
+    d = {"__name__": name}
+    exec(compile(source, filename, "exec"), d)
+    _mods[name] = d
 
 
 def _put(path, data, append):
@@ -312,19 +330,21 @@ def _on(o, op, x):
 
 def _do(op, a):
     if op == 67:  # C: (module, name, args, kwargs)
-        return getattr(_mods[a[0]], a[1])(*a[2], **a[3])
+        return _mods[a[0]][a[1]](*a[2], **a[3])
     if op == 79:  # O: (proxy id, operation, argument)
         return _on(_refs[a[0]], a[1], a[2])
     if op == 84:  # T: (module, name, args, kwargs) in a new thread
         import _thread
 
-        _thread.start_new_thread(getattr(_mods[a[0]], a[1]), a[2], a[3])
+        _thread.start_new_thread(_mods[a[0]][a[1]], a[2], a[3])
     elif op == 80:  # P: (path, data, append)
         _put(*a)
     elif op == 72:  # H: path
         return _has(a)
     elif op == 76:  # L: (module, file base name)
         _load(*a)
+    elif op == 82:  # R: (module, file name, source)
+        _ram(*a)
     elif op == 73:  # I
         i = sys.implementation
         return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR)
