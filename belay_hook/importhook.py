@@ -13,14 +13,15 @@ import atexit
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import re
 import sys
 import sysconfig
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Sequence
 
-from belay_hook import bundle, stubs
+from belay_hook import bundle, ports, stubs
 from belay_hook.markers import PREFIX
 from belay_hook.rpc import Session, connect
 
@@ -31,11 +32,14 @@ _MARK = PREFIX.encode()
 class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports ``#@mcu`` modules onto a board; use :func:`belay_hook.install`."""
 
-    def __init__(self, port: str | None = None, **options: Any):
+    def __init__(
+        self, port: str | None = None, boards: Dict[str, str] | None = None, **options: Any
+    ):
         self.port = port
+        self.boards = dict(boards or ports.pyproject_setting("boards") or {})
         self.options = options
         self.modules: List[str] = []
-        self._session: Session | None = None
+        self._sessions: Dict[str | None, Session] = {}  # board name (None: the default) -> session
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- finder
@@ -76,7 +80,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         source = importlib.util.decode_source(Path(path).read_bytes())
         result = bundle.split_cached(source, path)
         if result.has_mcu:
-            board = self.session
+            board = self.board(_board_name(source, path))
             board.load(module.__name__, bundle.build(result, board.format))
             stubs.attach(module.__name__, board)
             self.modules.append(module.__name__)
@@ -87,11 +91,19 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     @property
     def session(self) -> Session:
-        """The board session, opened at the first marked import."""
+        """The default board's session, opened at the first marked import."""
+        return self.board(None)
+
+    def board(self, name: str | None) -> Session:
+        """The session with board ``name`` (None: the default board), opened on first use."""
         with self._lock:
-            if self._session is None:
-                self._session = connect(self.port, **self.options)
-            return self._session
+            if name not in self._sessions:
+                if name is not None and name not in self.boards:
+                    known = ", ".join(sorted(self.boards)) or "none"
+                    raise LookupError(f"no board named {name!r} (known boards: {known})")
+                port = self.boards[name] if name is not None else self.port
+                self._sessions[name] = connect(port, **self.options)
+            return self._sessions[name]
 
     # -------------------------------------------------------- installation
 
@@ -110,8 +122,8 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             stubs.detach(name)
         self.modules.clear()
         with self._lock:
-            session, self._session = self._session, None
-        if session is not None:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
             session.close()
 
     def __enter__(self) -> BelayHook:
@@ -121,13 +133,27 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.uninstall()
 
 
-def install(port: str | None = None, **options: Any) -> BelayHook:
+def install(
+    port: str | None = None, *, boards: Dict[str, str] | None = None, **options: Any
+) -> BelayHook:
     """Import ``#@mcu`` modules onto a board from now on; returns the hook (a context manager).
 
     ``port``: a device path, a pyserial URL or ``"emulator"``; by default
     ``$BELAY_HOOK_PORT``, then ``[tool.belay_hook] port`` in pyproject.toml,
-    then the one USB board attached, then the emulator. ``options`` go to
-    :func:`belay_hook.rpc.connect` (``timeout``, ``soft_reset``, ``baudrate``,
-    and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
+    then the one USB board attached, then the emulator. ``boards`` names more
+    boards (``{"left": "/dev/ttyACM0", "right": "emulator"}``, default
+    ``[tool.belay_hook.boards]``); a module picks one with a module-level
+    ``__board__ = "left"``. ``options`` go to :func:`belay_hook.rpc.connect`
+    (``timeout``, ``soft_reset``, ``baudrate``, ``reconnect_attempts``,
+    ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """
-    return BelayHook(port, **options).install()
+    return BelayHook(port, boards, **options).install()
+
+
+_BOARD_SETTING = re.compile(r"""^__board__\s*=\s*(['"])([^'"\r\n]+)\1""", re.M)
+
+
+def _board_name(source: str, path: str) -> str | None:
+    """The board a module asks for with a module-level ``__board__ = "name"``, if any."""
+    found = _BOARD_SETTING.search(source)
+    return found.group(2) if found else None

@@ -20,6 +20,7 @@ EXPECTED = {
         "open_log: OSError errno 2",
     ],
     "08_classes": ["led: 6 changes, on now: False", "isinstance(led, Blinker): True"],
+    "09_two_boards": ["left blinked 5 times", "right blinked 5 times"],
     "10_generators": ["sample 4:", "countdown: [5, 4, 3, 2, 1]", "stopped early at 999997"],
     "11_proxy_objects": ["len 2, 'left' in it: True", "average 21.33"],
     "13_callbacks": [

@@ -1,0 +1,24 @@
+"""Board code for the board called "left" (see main.py)."""
+
+__board__ = "left"
+
+# @mcu
+import time
+
+# @mcu
+from machine import Pin
+
+
+# @mcu setup
+def setup():
+    led = Pin(25, Pin.OUT)
+
+
+# @mcu
+def blink(times, period):
+    for _ in range(times):
+        led.value(1)
+        time.sleep(period)
+        led.value(0)
+        time.sleep(period)
+    return "left blinked %d times" % times
