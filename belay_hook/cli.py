@@ -1,14 +1,28 @@
-"""``belay-hook``: look at what goes to the board, and run programs with the hook."""
+"""``belay-hook``: look at what goes to the board, run programs with the hook, and
+work with boards: list them, run code, open a REPL, copy folders to their flash."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
-from belay_hook import bundle
+from belay_hook import bundle, ports
+from belay_hook.errors import BelayHookError, BoardTimeoutError
+
+PORT_HELP = (
+    "device path, pyserial URL, usb:VID[:PID[:SERIAL]], serial:SERIAL or 'emulator' "
+    "(default: $BELAY_HOOK_PORT, pyproject.toml, the one board attached, the emulator)"
+)
+FLASH_HELP = (
+    "emulator only: use this folder as the board's / and keep it (default: a temporary one)"
+)
+BOARD_COMMANDS = ("devices", "exec", "repl", "sync")  # their board errors end in one line
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -34,9 +48,38 @@ def main(argv: List[str] | None = None) -> int:
         help="run a host program with the hook installed (the file may hold #@mcu code too)",
     )
     p.add_argument("file", type=Path)
-    p.add_argument("--port", default=None, help="device path, pyserial URL or 'emulator'")
+    _board_options(p)
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("devices", help="list serial ports, marking the MicroPython boards")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("exec", help="run Python code on the board and show its output")
+    p.add_argument("code", help="the code to run; '-' reads it from standard input")
+    p.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="give up after S seconds"
+    )
+    _board_options(p)
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser("repl", help="an interactive terminal on the board's REPL (Ctrl-] quits)")
+    _board_options(p)
+    p.set_defaults(func=cmd_repl)
+
+    p = sub.add_parser("sync", help="copy a folder to the board's filesystem, changed files only")
+    p.add_argument("src", type=Path, metavar="DIR")
+    p.add_argument("--dst", default="/", help="board folder to copy into (default: /)")
+    p.add_argument(
+        "--delete", action="store_true", help="remove what is under --dst but not in DIR"
+    )
+    p.add_argument(
+        "--mpy", action="store_true", help="upload .py files compiled to .mpy for the board"
+    )
+    p.add_argument("--dry-run", action="store_true", help="only say what would change")
+    _board_options(p)
+    p.set_defaults(func=cmd_sync)
 
     args = parser.parse_args(argv)
     try:
@@ -44,6 +87,21 @@ def main(argv: List[str] | None = None) -> int:
     except SyntaxError as exc:  # MarkerError too: report like a compiler, at file:line
         print(_format_syntax_error(exc), file=sys.stderr)
         return 1
+    except BelayHookError as exc:
+        if args.command not in BOARD_COMMANDS:
+            raise  # a program's own error under `run` keeps its traceback
+        print(f"belay-hook {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _board_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", default=None, help=PORT_HELP)
+    parser.add_argument("--flash", type=Path, default=None, metavar="DIR", help=FLASH_HELP)
+
+
+def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+    """The device to open for the command; an emulator runs until the command ends."""
+    return ports.device_for(args.port, flash_dir=args.flash, show_pins=args.command == "run")
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -86,27 +144,32 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run FILE as ``__main__`` through the hook, like ``python FILE`` with a board."""
+    """Run FILE as ``__main__`` through the hook, like ``python FILE`` with a board.
+
+    The program finds the board's device in ``$BELAY_HOOK_PORT``, so that what it
+    connects to itself (``belay_hook.sync.sync(None, ...)``, say) is the same board,
+    also an emulator started for the run.
+    """
     import importlib.util
 
-    from belay_hook import ports
     from belay_hook.importhook import install
 
     rest = list(args.args)
-    # `run FILE --port P ARGS`: the option may follow FILE; anything after `--` is the program's.
-    if rest[:1] == ["--port"] and len(rest) > 1:
-        args.port, rest = rest[1], rest[2:]
-    elif rest and rest[0].startswith("--port="):
-        args.port, rest = rest[0].split("=", 1)[1], rest[1:]
+    # `run FILE --port P ARGS`: options may follow FILE; anything after `--` is the program's.
+    while rest and rest[0].partition("=")[0] in ("--port", "--flash"):
+        name, has_value, value = rest.pop(0).partition("=")
+        if not has_value:
+            if not rest:
+                raise SystemExit(f"belay-hook run: {name} needs a value")
+            value = rest.pop(0)
+        setattr(args, name[2:], value if name == "--port" else Path(value))
     if rest[:1] == ["--"]:
         rest = rest[1:]
     path = args.file.resolve()
     if not path.is_file():
         raise SystemExit(f"belay-hook run: {args.file}: no such file")
-    port = ports.resolve(args.port)
-    # On the emulator, show the pins: there is no LED to look at otherwise.
-    options = {"show_pins": True} if port == ports.EMULATOR else {}
-    with install(port, **options) as hook:
+    # On the emulator, show the pins (_device does): there is no LED to look at otherwise.
+    with _device(args) as device, _environ("BELAY_HOOK_PORT", device), install(device) as hook:
         spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         sys.argv[:] = [str(args.file), *rest]
@@ -117,6 +180,128 @@ def cmd_run(args: argparse.Namespace) -> int:
             hook.exec_module(module)
         finally:
             sys.modules["__main__"] = main_module
+    return 0
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List serial ports; boards get a ``*`` and a ``--port`` that finds them again."""
+    from belay_hook import devices
+
+    found = devices.scan()
+    if args.json:
+        json.dump([d.to_json() for d in found], sys.stdout, indent=2)
+        print()
+        return 0
+    if not found:
+        print("No serial ports found (is the board plugged in, with a data cable?)")
+        return 0
+    print(devices.table(found))
+    boards = [d for d in found if d.is_board]
+    if boards:
+        print(f"\n* looks like a MicroPython/CircuitPython board; pick it with "
+              f"--port {boards[0].selector} (or its device name)")  # fmt: skip
+    else:
+        print("\nNone looks like a MicroPython/CircuitPython board; --port DEVICE picks any.")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """Run code in the board's raw REPL, printing its output as it comes."""
+    from belay_hook.link import Link
+
+    code = sys.stdin.read() if args.code == "-" else args.code
+    out = sys.stdout.buffer
+
+    def show(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    with _device(args) as device, Link(device) as link:
+        link.enter_raw_repl()
+        try:
+            link.exec(code, timeout=args.timeout or math.inf, on_output=show)
+        except KeyboardInterrupt:
+            link.interrupt()
+            print("\nbelay-hook exec: interrupted", file=sys.stderr)
+            return 130
+        except BoardTimeoutError:
+            link.interrupt()  # the board should not go on running what we gave up on
+            raise
+        except Exception as exc:
+            if getattr(exc, "board_traceback", None) is not None:
+                return _board_traceback(exc)
+            if isinstance(exc, ValueError):  # code the Link refuses to send
+                raise SystemExit(f"belay-hook exec: {exc}") from None
+            raise
+    return 0
+
+
+def _board_traceback(exc: BaseException) -> int:
+    """Show an exception raised on the board as the board printed it; exit status 1."""
+    sys.stdout.flush()
+    text = exc.board_traceback  # type: ignore[attr-defined]
+    print(text.rstrip("\r\n").replace("\r\n", "\n"), file=sys.stderr)
+    return 1
+
+
+def cmd_repl(args: argparse.Namespace) -> int:
+    """The board's own REPL in this terminal, through pyserial's miniterm."""
+    from serial.tools.miniterm import Miniterm
+
+    from belay_hook.link import Link
+
+    if not sys.stdin.isatty():
+        raise SystemExit("belay-hook repl: needs a terminal; use belay-hook exec for scripts")
+    with _device(args) as device, Link(device) as link:
+        link.interrupt()  # whatever the board runs stops, so its prompt answers
+        link.write(b"\x02")  # Ctrl-B: the friendly REPL (banner, >>>), from the raw one too
+        terminal = Miniterm(link.serial)
+        terminal.set_rx_encoding("utf-8")
+        terminal.set_tx_encoding("utf-8")
+        print(f"--- {device}: Ctrl-] quits, Ctrl-D soft-reboots the board ---", file=sys.stderr)
+        terminal.start()
+        try:
+            terminal.join(True)  # until Ctrl-] (or the terminal goes away)
+        finally:
+            terminal.stop()
+            terminal.join()
+            terminal.console.cleanup()
+    print("", file=sys.stderr)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Copy DIR to the board (see belay_hook.sync), then say what changed."""
+    from belay_hook.sync import sync
+
+    args.port = ports.resolve(args.port)
+    with _device(args) as device:
+        report = sync(device, args.src, args.dst, delete=args.delete, mpy=args.mpy,
+                      dry_run=args.dry_run)  # fmt: skip
+    would = "would " if report.dry_run else ""
+    for verb, paths in (("delete", report.deleted), ("mkdir", report.created),
+                        ("upload", report.uploaded)):  # fmt: skip
+        for path in paths:
+            print(f"{would}{verb} {path}")
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(report)
+    if args.port == ports.EMULATOR and args.flash is None and not report.dry_run:
+        print("note: the emulator's flash is gone when it stops; --flash DIR keeps it",
+              file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -3,45 +3,59 @@
 1. the ``port`` argument; 2. ``$BELAY_HOOK_PORT``; 3. ``port`` under
 ``[tool.belay_hook]`` in the nearest pyproject.toml; 4. the one USB
 MicroPython board attached; 5. the emulator, with a notice on stderr.
+
+Whichever gives it, a port is one of:
+
+* ``emulator``: an emulated board, started for the purpose;
+* a pyserial URL (anything with ``://``, e.g. ``socket://host:2217``);
+* ``usb:VID``, ``usb:VID:PID`` or ``usb:VID:PID:SERIAL`` (IDs in hex, e.g.
+  ``usb:2e8a:0005:E660583883``): the one attached port with those USB IDs;
+* ``serial:SERIAL``: the one attached port with that USB serial number;
+* anything else: a device path or name (``/dev/ttyACM0``, ``COM3``).
+
+A selector is matched against the ports attached when it is resolved, so it still
+finds a board whose device name changed; it must match exactly one (serial numbers
+ignore case), or the error lists what is attached.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Iterator, List, Union
 
+from belay_hook.devices import BOARD_VIDS, Device, scan
 from belay_hook.errors import LinkError
 
 EMULATOR = "emulator"
+__all__ = [
+    "BOARD_VIDS",
+    "EMULATOR",
+    "device_for",
+    "pyproject_setting",
+    "resolve",
+    "select",
+    "usb_boards",
+]
 
-# USB vendor IDs of boards that run MicroPython or CircuitPython out of the box.
-BOARD_VIDS = {
-    0x2E8A: "Raspberry Pi",
-    0xF055: "MicroPython",
-    0x303A: "Espressif",
-    0x239A: "Adafruit",
-    0x1B4F: "SparkFun",
-    0x2886: "Seeed",
-}
+_HEX = r"(?:0x)?([0-9a-f]{1,4})"
+_USB = re.compile(rf"usb:{_HEX}(?::{_HEX}(?::(.+))?)?", re.IGNORECASE)
 
 
 def resolve(port: str | None = None, start: Path | None = None) -> str:
-    """The port to use, by the order above."""
-    if port:
-        return port
-    env = os.environ.get("BELAY_HOOK_PORT")
-    if env:
-        return env
-    configured = pyproject_setting("port", start)
-    if configured:
-        return str(configured)
-    found = usb_boards()
+    """The port to use, by the order above: a device path, a pyserial URL or
+    ``emulator`` (USB selectors are looked up)."""
+    chosen = port or os.environ.get("BELAY_HOOK_PORT") or pyproject_setting("port", start)
+    if chosen:
+        return select(str(chosen))
+    found = [Device.from_port(p) for p in usb_boards()]  # pyserial-like objects welcome too
     if len(found) == 1:
         return found[0].device
     if len(found) > 1:
-        listing = ", ".join(f"{p.device} ({p.description})" for p in found)
-        raise LinkError("auto", f"several boards attached, say which: {listing}")
+        raise LinkError("auto", f"several boards attached, say which: {_listing(found)}")
     print(
         "belay_hook: no board given or found; using the emulator "
         "(set BELAY_HOOK_PORT or pass port=... to choose)",
@@ -66,8 +80,69 @@ def pyproject_setting(key: str, start: Path | None = None) -> object | None:
     return None
 
 
-def usb_boards() -> list:
-    """Serial ports whose USB vendor is known to ship MicroPython/CircuitPython boards."""
-    from serial.tools import list_ports
+def usb_boards() -> List[Device]:
+    """Serial ports that look like MicroPython/CircuitPython boards (see `Device.is_board`)."""
+    return [d for d in scan() if d.is_board]
 
-    return [p for p in list_ports.comports() if p.vid in BOARD_VIDS]
+
+def select(port: str) -> str:
+    """The device a ``usb:``/``serial:`` selector names now; other ports as they are."""
+    usb = _USB.fullmatch(port)
+    if usb:
+        vid, pid, serial_number = usb.groups()
+        wanted = (int(vid, 16), int(pid, 16) if pid else None, serial_number)
+    elif port.lower().startswith("serial:") and port[7:]:
+        wanted = (None, None, port[7:])
+    elif port.lower().startswith(("usb:", "serial:")):
+        raise LinkError(
+            port,
+            "bad selector: write usb:VID[:PID[:SERIAL]] with hex IDs (e.g. usb:2e8a:0005) "
+            "or serial:SERIAL",
+        )
+    else:
+        return port
+    attached = scan()
+    found = [d for d in attached if _matches(d, *wanted)]
+    if len(found) == 1:
+        return found[0].device
+    if found:
+        raise LinkError(port, f"{len(found)} ports match, add the serial number: {_listing(found)}")
+    raise LinkError(port, f"no attached port matches; attached: {_listing(attached)}")
+
+
+def _matches(d: Device, vid: int | None, pid: int | None, serial_number: str | None) -> bool:
+    return (
+        (vid is None or d.vid == vid)
+        and (pid is None or d.pid == pid)
+        and (serial_number is None or (d.serial_number or "").lower() == serial_number.lower())
+    )
+
+
+def _listing(devices: List[Device]) -> str:
+    return "; ".join(d.summary() for d in devices) if devices else "no serial ports at all"
+
+
+@contextlib.contextmanager
+def device_for(
+    port: str | None = None,
+    *,
+    flash_dir: Union[str, os.PathLike, None] = None,
+    show_pins: bool = False,
+) -> Iterator[str]:
+    """The device to open for `port` (resolved as above), for the duration of the block.
+
+    For ``emulator`` that is a board started here and stopped at the end, with
+    `flash_dir` as its ``/`` (kept) and pin changes on stderr if `show_pins`; one
+    emulator serves every connection made in the block, so what one writes to its
+    flash the next one finds.
+    """
+    resolved = resolve(port)
+    if resolved != EMULATOR:
+        if flash_dir is not None:
+            raise LinkError(resolved, "a flash folder is an option of the emulator only")
+        yield resolved
+        return
+    from belay_hook.emulator import Emulator
+
+    with Emulator(flash_dir=flash_dir, show_pins=show_pins) as emulator:
+        yield str(emulator.port)

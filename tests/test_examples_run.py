@@ -19,6 +19,7 @@ EXPECTED = {
         "05_exception/main.py:14: raise ValueError",
         "open_log: OSError errno 2",
     ],
+    "06_sync": ["host: lib/ -> /lib: 1 uploaded", "host: sent 'SOS' in 9 flashes"],
     "08_classes": ["led: 6 changes, on now: False", "isinstance(led, Blinker): True"],
     "09_two_boards": ["left blinked 5 times", "right blinked 5 times"],
     "10_generators": ["sample 4:", "countdown: [5, 4, 3, 2, 1]", "stopped early at 999997"],
