@@ -35,6 +35,8 @@ from belay_hook import bundle, cache, ports
 from belay_hook.errors import BelayHookError
 from belay_hook.link import Link
 
+KEEP = "/.belay_hook"  # the agent's bundle cache: never deleted as an extra
+
 CHUNK = 1024  # file bytes per exec call: bounds the board RAM one upload step needs
 SLOW = 120.0  # seconds for listing or hashing many files on a slow board
 ALWAYS_SOURCE = ("boot.py", "main.py")  # the board runs these by name: never .mpy
@@ -420,6 +422,8 @@ class _Sync:
                 report.uploaded.append(f.remote)
                 report.bytes_uploaded += len(f.data)
         for path in sorted(set(listing) - wanted, key=_deepest_first):
+            if path == KEEP or path.startswith(KEEP + "/"):
+                continue  # the agent's bundle cache is not the user's to mirror
             shadowed = path.endswith(".py") and path[:-3] + ".mpy" in wanted  # .py wins imports
             if self.delete or shadowed or any(path.startswith(d + "/") for d in report.deleted):
                 report.deleted.append(path)

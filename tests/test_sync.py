@@ -110,6 +110,13 @@ def test_delete_removes_extras_only_under_dst(
     assert not (emulator.flash_dir / "lib/gone").exists()
 
 
+def test_delete_at_the_root_keeps_the_bundle_cache(link: Link, emulator: Emulator, src) -> None:
+    write_tree(emulator.flash_dir, {".belay_hook/b1234_abcd.mpy": "M", "stray.txt": "x"})
+    report = sync(link, src, "/", delete=True, progress=False)
+    assert report.deleted == ["/stray.txt"]
+    assert (emulator.flash_dir / ".belay_hook/b1234_abcd.mpy").exists()
+
+
 def test_folder_and_file_swapping_places(link: Link, emulator: Emulator, tmp_path: Path) -> None:
     write_tree(emulator.flash_dir, {"app/conf": "a file", "app/data/x.txt": "x"})
     src = write_tree(tmp_path / "src", {"conf/settings.py": "A = 1\n", "data": "now a file\n"})
