@@ -20,6 +20,7 @@ from typing import Any, Callable, List, Protocol, Tuple
 
 _BIG = 1 << 62
 _DOUBLE = struct.Struct("<d")
+_SMALL = [bytes((n,)) for n in range(128)]
 
 
 class Context(Protocol):
@@ -39,16 +40,6 @@ class DecodeError(ValueError):
     """The bytes are not a value this codec wrote: a broken or foreign frame."""
 
 
-def put_uint(n: int, out: List[bytes]) -> None:
-    """Append ``n`` as an unsigned LEB128 varint."""
-    buf = bytearray()
-    while n > 127:
-        buf.append(n & 127 | 128)
-        n >>= 7
-    buf.append(n)
-    out.append(bytes(buf))
-
-
 def get_uint(b: bytes, i: int) -> Tuple[int, int]:
     """Read a varint at ``i``; return it and the index after it."""
     n = shift = 0
@@ -61,17 +52,29 @@ def get_uint(b: bytes, i: int) -> Tuple[int, int]:
             return n, i
 
 
+class _Uncrossable(Exception):
+    """Raised inside the encoder; ``where`` grows on the way out, so the path to the
+    offending value is built only when there is one."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+        self.where: List[str] = []
+
+
 def encode(
     value: Any, out: List[bytes], path: str = "value", context: Context | None = None
 ) -> None:
     """Append the encoding of ``value``; TypeError names what cannot cross and where."""
-    if value is None:
-        out.append(b"N")
-    elif value is True:
-        out.append(b"T")
-    elif value is False:
-        out.append(b"F")
-    elif type(value) is int:
+    try:
+        _encode(value, out, context)
+    except _Uncrossable as exc:
+        raise TypeError(f"{path}{''.join(reversed(exc.where))}: {exc.what}") from None
+
+
+def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
+    kind = type(value)
+    if kind is int:
         if -_BIG < value < _BIG:
             out.append(b"i")
             put_uint(value << 1 if value >= 0 else (-value << 1) - 1, out)
@@ -80,31 +83,48 @@ def encode(
             out.append(b"I")
             put_uint(len(text), out)
             out.append(text)
-    elif type(value) is float:
-        out.append(b"f" + _DOUBLE.pack(value))
-    elif type(value) is str:
+    elif kind is str:
         try:
             data = value.encode()
         except UnicodeEncodeError:
-            raise TypeError(f"{path}: str with lone surrogates cannot cross to the board") from None
+            raise _Uncrossable("str with lone surrogates cannot cross to the board") from None
         out.append(b"s")
         put_uint(len(data), out)
         out.append(data)
-    elif type(value) in (bytes, bytearray):
-        out.append(b"b" if type(value) is bytes else b"a")
+    elif value is None:
+        out.append(b"N")
+    elif kind is bool:
+        out.append(b"T" if value else b"F")
+    elif kind is float:
+        out.append(b"f" + _DOUBLE.pack(value))
+    elif kind is bytes or kind is bytearray:
+        out.append(b"b" if kind is bytes else b"a")
         put_uint(len(value), out)
         out.append(bytes(value))
-    elif type(value) in (list, tuple):
-        out.append(b"l" if type(value) is list else b"t")
+    elif kind is tuple or kind is list:
+        out.append(b"t" if kind is tuple else b"l")
         put_uint(len(value), out)
-        for n, item in enumerate(value):
-            encode(item, out, f"{path}[{n}]", context)
-    elif type(value) is dict:
+        n = 0
+        try:
+            for n, item in enumerate(value):  # noqa: B007 - n names the culprit below
+                _encode(item, out, context)
+        except _Uncrossable as exc:
+            exc.where.append(f"[{n}]")
+            raise
+    elif kind is dict:
         out.append(b"d")
         put_uint(len(value), out)
         for k, v in value.items():
-            encode(k, out, f"{path} key {k!r}", context)
-            encode(v, out, f"{path}[{k!r}]", context)
+            try:
+                _encode(k, out, context)
+            except _Uncrossable as exc:
+                exc.where.append(f" key {k!r}")
+                raise
+            try:
+                _encode(v, out, context)
+            except _Uncrossable as exc:
+                exc.where.append(f"[{k!r}]")
+                raise
     elif context is not None and context.proxy_id(value) is not None:
         out.append(b"P")
         put_uint(context.proxy_id(value), out)  # type: ignore[arg-type]
@@ -112,11 +132,24 @@ def encode(
         out.append(b"c")
         put_uint(context.callback_id(value), out)
     else:
-        raise TypeError(
-            f"{path}: {type(value).__qualname__} cannot cross to the board "
+        raise _Uncrossable(
+            f"{kind.__qualname__} cannot cross to the board "
             "(None, bool, int, float, str, bytes, bytearray, list, tuple, dict, "
             "board objects and host functions can)"
         )
+
+
+def put_uint(n: int, out: List[bytes]) -> None:
+    """Append ``n`` as an unsigned LEB128 varint."""
+    if n < 128:
+        out.append(_SMALL[n])
+        return
+    buf = bytearray()
+    while n > 127:
+        buf.append(n & 127 | 128)
+        n >>= 7
+    buf.append(n)
+    out.append(bytes(buf))
 
 
 def decode(b: bytes, i: int = 0, context: Context | None = None) -> Tuple[Any, int]:

@@ -11,6 +11,9 @@ prints between frames is text, and UTF-8 text never holds 0xFE.
 from __future__ import annotations
 
 import codecs
+import errno
+import os
+import select
 import struct
 import sys
 import time
@@ -46,6 +49,25 @@ def request(op: bytes, rid: int, value: Any, context: Context | None = None) -> 
     return b"\xfe%08x%08x" % (len(body), rid) + body
 
 
+def call_prefix(module: str, name: str) -> bytes:
+    """The escaped start of every call request to ``module.name``: made once per stub."""
+    parts = [b"C", b"t\x04"]
+    encode(module, parts)
+    encode(name, parts)
+    return escape(b"".join(parts))
+
+
+def call_request(
+    prefix: bytes, rid: int, args: tuple, kwargs: dict, context: Context | None = None
+) -> bytes:
+    """A call request: ``prefix`` from :func:`call_prefix`, then the arguments."""
+    parts: list = []
+    encode(args, parts, "argument", context)
+    encode(kwargs, parts, "keyword argument", context)
+    body = prefix + escape(b"".join(parts))  # escaping is bytewise: parts escape alone
+    return b"\xfe%08x%08x" % (len(body), rid) + body
+
+
 class ReplyReader:
     """Reads reply frames from a serial port, passing printed text on as it arrives.
 
@@ -64,6 +86,10 @@ class ReplyReader:
         self.port = port
         self.on_text = on_text or _print_to_stdout
         self.context = context
+        # A plain device (not a URL port): wait with select and take all there is in
+        # one read, far cheaper per call than pyserial's general read loop.
+        fd = getattr(serial, "fd", None)
+        self._fd = fd if isinstance(fd, int) else None
         self._buf = bytearray()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
         self._after_agent: bytearray | None = None  # REPL bytes once the agent stopped
@@ -120,8 +146,16 @@ class ReplyReader:
         """Read ``n`` more bytes into the buffer (at least one when ``n`` is 0)."""
         goal = len(self._buf) + max(n, 1)
         while len(self._buf) < goal:
-            want = goal - len(self._buf) if n else max(1, self.serial.in_waiting)
-            self._buf += self.serial.read(want)
+            if self._fd is not None:
+                wait = min(max(deadline - time.monotonic(), 0.0), 0.1)
+                if select.select([self._fd], [], [], wait)[0]:
+                    data = os.read(self._fd, 65536)
+                    if not data:  # the other end hung up: the port is gone
+                        raise OSError(errno.EIO, "the port closed")
+                    self._buf += data
+            else:
+                want = goal - len(self._buf) if n else max(1, self.serial.in_waiting)
+                self._buf += self.serial.read(want)
             if len(self._buf) < goal and time.monotonic() > deadline:
                 raise BoardTimeoutError(self.port, what, timeout, bytes(self._buf[-120:]))
 
@@ -142,6 +176,19 @@ class ReplyReader:
             detail = tail.strip(b"\x04>\r\n").decode("utf-8", "replace").strip()
             what = "the board rebooted" if b"soft reboot" in tail else "the agent stopped"
             raise BoardResetError(self.port, f"{what} during the session: {detail}")
+
+
+def write(serial: Any, data: bytes) -> None:
+    """Write all of ``data``: straight to the device when it has one, else through pyserial."""
+    fd = getattr(serial, "fd", None)
+    if isinstance(fd, int):
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        data = data[sent:]
+    if data:
+        serial.write(data)
 
 
 def _print_to_stdout(text: str) -> None:

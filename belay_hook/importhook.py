@@ -13,10 +13,12 @@ import atexit
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import re
 import sys
 import sysconfig
 import threading
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Sequence
@@ -25,8 +27,17 @@ from belay_hook import bundle, ports, stubs
 from belay_hook.markers import PREFIX
 from belay_hook.rpc import Session, connect
 
-_STDLIB = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib")})
+# Never ours to split: the standard library, and belay_hook itself (its own
+# source mentions the marker text).
+_SKIP = (
+    *{str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib")},
+    str(Path(__file__).resolve().parent) + os.sep,
+)
 _MARK = PREFIX.encode()
+
+
+class BoardNameWarning(UserWarning):
+    """Board code uses a name that nothing on the board defines."""
 
 
 class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -55,7 +66,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             spec is None
             or not isinstance(spec.loader, importlib.machinery.SourceFileLoader)
             or not spec.origin
-            or spec.origin.startswith(_STDLIB)
+            or spec.origin.startswith(_SKIP)
         ):
             return None
         try:
@@ -82,6 +93,16 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if result.has_mcu:
             board = self.board(_board_name(source, path))
             board.load(module.__name__, bundle.build(result, board.format))
+            for name, line in result.unresolved.items():
+                if name not in board.builtins:
+                    warnings.warn_explicit(
+                        f"board code uses {name!r}, which is defined neither in the bundle "
+                        "nor on the board: a NameError waits there (mark its import or "
+                        "definition '#@mcu', or '#@mcu both')",
+                        BoardNameWarning,
+                        path,
+                        line,
+                    )
             stubs.attach(module.__name__, board)
             self.modules.append(module.__name__)
         code = compile(result.host_source, path, "exec", dont_inherit=True)

@@ -88,6 +88,7 @@ class Session:
         self.reconnect_delay = reconnect_delay
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
+        self.builtins: frozenset = frozenset()  # names the board has without importing
         self.loaded: Dict[str, str] = {}  # host module -> bundle digest
         self.manifests: Dict[str, dict] = {}  # host module -> its bundle's manifest
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
@@ -100,6 +101,7 @@ class Session:
         self._function_ids: Dict[Any, int] = {}
         self._dropped: List[int] = []  # proxies freed on the host, to tell the board
         self._watcher: threading.Thread | None = None
+        self._prefixes: Dict[Tuple[str, str], bytes] = {}  # (module, name) -> call prefix
         self._busy = 0  # requests under way in the thread holding the lock
         self._bundles: Dict[str, Bundle] = {}  # to put back after a reset, in import order
         self._closed = False
@@ -119,7 +121,8 @@ class Session:
         self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text, self)
         self.lost = None
         self.info = self._request(b"I", None, timeout=10.0)
-        _name, _version, mpy, _platform, self._dir = self.info
+        _name, _version, mpy, _platform, self._dir, builtin_names = self.info
+        self.builtins = frozenset(builtin_names)
         self.format = BoardFormat.from_mpy(mpy) if mpy else BoardFormat(source_only=True)
 
     def close(self) -> None:
@@ -153,8 +156,12 @@ class Session:
         self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
     ) -> Any:
         """Run ``module.name(*args, **kwargs)`` on the board and return its result."""
-        value = (module, name, tuple(args), dict(kwargs))
-        return self._request(b"C", value, timeout=timeout, what=f"{name}()")
+        prefix = self._prefixes.get((module, name))
+        if prefix is None:
+            prefix = self._prefixes[module, name] = framing.call_prefix(module, name)
+        rid = next(self._ids)
+        frame = framing.call_request(prefix, rid, tuple(args), dict(kwargs), self)
+        return self._exchange(frame, rid, timeout, f"{name}()")
 
     def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None:
         """Start ``module.name(*args, **kwargs)`` in a new thread on the board; returns at once."""
@@ -260,6 +267,10 @@ class Session:
     ) -> Any:
         frame_id = next(self._ids)
         frame = framing.request(op, frame_id, value, self)  # TypeError here: nothing sent
+        return self._exchange(frame, frame_id, timeout, what)
+
+    def _exchange(self, frame: bytes, frame_id: int, timeout: float | None, what: str) -> Any:
+        """Send one request frame and wait for its answer."""
         override = getattr(_local, "timeout", False)
         if override is not False:
             timeout = override
@@ -274,7 +285,7 @@ class Session:
             try:
                 try:
                     self._flush_dropped()
-                    self.link.serial.write(frame)
+                    framing.write(self.link.serial, frame)
                 except (OSError, SerialException) as exc:
                     self._lose(exc)
                     raise LinkError(self.link.port, f"connection lost: {exc}") from exc

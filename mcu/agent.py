@@ -347,7 +347,9 @@ def _do(op, a):
         _ram(*a)
     elif op == 73:  # I
         i = sys.implementation
-        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR)
+        import builtins
+
+        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins))
 
 
 def _serve1(wait=0):
