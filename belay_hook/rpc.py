@@ -9,6 +9,7 @@ here, nesting both ways) and send events (handed to :mod:`belay_hook.events`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import hashlib
@@ -17,6 +18,7 @@ import re
 import select
 import threading
 import time
+import zlib
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from serial import SerialException
@@ -54,16 +56,27 @@ def timeout(seconds: float | None) -> Iterator[None]:
 
 
 def agent_source() -> str:
-    """The agent without comments and blank lines: less to push through the raw REPL."""
+    """The agent minified: no comments, no blank lines, one space per indent level.
+
+    It goes through the raw REPL at every connect, so its size is connect time
+    on a slow UART.
+    """
     text = mcu_files.path("agent.py").read_text(encoding="utf-8")
-    lines = (line.rstrip() for line in text.splitlines())
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        line = re.sub(r"  # .*$", "", line.rstrip())
+        out.append(re.sub(r"^(?: {4})+", lambda m: " " * (len(m.group(0)) // 4), line))
+    return "\n".join(out) + "\n"
+
+
+def agent_loader(source: str) -> str:
+    """A few lines that unpack the zlib-compressed agent on the board (a third the bytes)."""
+    packed = base64.b64encode(zlib.compress(source.encode(), 9)).decode()
     return (
-        "\n".join(
-            re.sub(r"  # .*$", "", line)
-            for line in lines
-            if line and not line.lstrip().startswith("#")
-        )
-        + "\n"
+        "import deflate,io,binascii\n"
+        f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')),deflate.ZLIB).read())\n"
     )
 
 
@@ -102,6 +115,7 @@ class Session:
         self._dropped: List[int] = []  # proxies freed on the host, to tell the board
         self._watcher: threading.Thread | None = None
         self._prefixes: Dict[Tuple[str, str], bytes] = {}  # (module, name) -> call prefix
+        self._unpacks: bool | None = None  # the board has `deflate` for a packed agent
         self._busy = 0  # requests under way in the thread holding the lock
         self._bundles: Dict[str, Bundle] = {}  # to put back after a reset, in import order
         self._closed = False
@@ -117,7 +131,14 @@ class Session:
 
     def _start_agent(self) -> None:
         self.link.enter_raw_repl(soft_reset=self.soft_reset)
-        self.link.exec_start(agent_source())
+        if self._unpacks is None:  # can the board inflate a compressed agent?
+            try:
+                self.link.exec("import deflate", timeout=5.0)
+                self._unpacks = True
+            except Exception:  # noqa: BLE001 - ImportError or anything else: send it plain
+                self._unpacks = False
+        source = agent_source()
+        self.link.exec_start(agent_loader(source) if self._unpacks else source)
         self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text, self)
         self.lost = None
         self.info = self._request(b"I", None, timeout=10.0)
