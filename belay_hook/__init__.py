@@ -38,7 +38,7 @@ __all__ = [
 # Imported on first use: ``import belay_hook`` stays cheap (libcst loads only to split).
 _LAZY = {
     "split": "belay_hook.splitter",
-    "Split": "belay_hook.splitter",
+    "Split": "belay_hook.split_result",
     "install": "belay_hook.importhook",
     "connect": "belay_hook.rpc",
     "timeout": "belay_hook.rpc",

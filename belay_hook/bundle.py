@@ -26,7 +26,8 @@ from typing import Dict, Union
 
 from belay_hook import __version__, cache
 from belay_hook.markers import source_lines
-from belay_hook.splitter import Export, Split, split
+from belay_hook.split_result import Export as Export  # re-exported: bundle.Export
+from belay_hook.split_result import Split
 
 # Index = MP_NATIVE_ARCH_* value in MicroPython's persistentcode.h.
 ARCHS = (
@@ -36,12 +37,16 @@ ARCHS = (
 NATIVE_EMITTERS = re.compile(r"native|viper|asm_\w+")  # @micropython.<this> needs an arch
 
 
+# Every module whose code shapes a split, read as files: importing the splitter
+# would load libcst, which a warm-cache import never needs.
+SPLIT_MODULES = ("markers.py", "splitter.py", "dependencies.py", "scopes.py", "split_result.py")
+
+
 def _tool_id() -> str:
     """Version plus a hash of the code that makes splits, so an edited checkout never
     reads entries that an older splitter wrote."""
-    from belay_hook import markers, splitter
-
-    code = b"".join(Path(m.__file__).read_bytes() for m in (markers, splitter))
+    here = Path(__file__).parent
+    code = b"".join((here / name).read_bytes() for name in SPLIT_MODULES)
     return f"belay_hook {__version__} {cache.key(code)[:12]}"
 
 
@@ -195,23 +200,21 @@ def compiler_for(fmt: BoardFormat, native: bool = False) -> Compiler | None:
 
 
 def split_cached(source: str, filename: str) -> Split:
-    """:func:`split`, memoised on disk by source text, file name and tool version."""
+    """``splitter.split``, memoised on disk by source text, file name and tool version.
+
+    The splitter (and libcst with it) is imported on a miss only.
+    """
     name = cache.key("split", TOOL, filename, source) + ".json"
     data = cache.get(name)
     if data is not None:
         try:
-            d = json.loads(data)
-            details = {k: Export(**v) for k, v in d["details"].items()}
-            return Split(filename, source, d["host"], d["mcu"], details)
-        except (ValueError, KeyError, TypeError):
+            return Split.from_json(json.loads(data), filename, source)
+        except (ValueError, KeyError, TypeError, AttributeError):
             pass
+    from belay_hook.splitter import split
+
     result = split(source, filename)
-    payload = {
-        "host": result.host_source,
-        "mcu": result.mcu_source,
-        "details": {k: vars(e) for k, e in result.details.items()},
-    }
-    cache.put(name, json.dumps(payload).encode())
+    cache.put(name, json.dumps(result.to_json()).encode())
     return result
 
 

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Sequence
 
 from belay_hook import bundle, ports, stubs
-from belay_hook.markers import PREFIX
+from belay_hook.markers import NEEDLE
 from belay_hook.rpc import Session, connect
 
 # Never ours to split: the standard library, and belay_hook itself (its own
@@ -33,7 +33,7 @@ _SKIP = (
     *{str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib")},
     str(Path(__file__).resolve().parent) + os.sep,
 )
-_MARK = PREFIX.encode()
+_MARK = NEEDLE.encode()
 
 
 class BoardNameWarning(UserWarning):

@@ -4,8 +4,11 @@ A marker is a comment of its own line, at column 0, directly above a
 module-level statement (above its decorators, if any)::
 
     #@mcu                  the statement runs on the board
+    #@mcu timeout=2        ... and calls to it give up after 2 s
     #@mcu setup            the function's body runs at board start-up
-    #@mcu KIND key=value   room for more kinds and options (see KINDS)
+    #@mcu teardown         the function runs when the board is let go
+    #@mcu thread           calling the function starts it in a board thread
+    #@mcu both             the statement runs on the host and on the board
 
 Markers are found with :mod:`tokenize`, so ``#@mcu`` inside a string or a
 docstring is never a marker.
@@ -14,21 +17,42 @@ docstring is never a marker.
 from __future__ import annotations
 
 import io
+import math
 import re
 import tokenize
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from belay_hook.errors import MarkerError
 
 PREFIX = "#@mcu"
+# Formatters (black, ruff format) rewrite "#@mcu" as "# @mcu": both are markers,
+# so formatting a module never silently moves its code back to the host.
+FORMATTED = "# @mcu"
+NEEDLE = "@mcu"  # in every marker: the cheap test for "may hold markers"
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
+
+def _positive_number(text: str) -> float:
+    number = float(text)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(text)
+    return number
+
+
+# option -> (reader of its text, what it takes, for error messages).
+OPTIONS: Dict[str, Tuple[Callable[[str], Any], str]] = {
+    "timeout": (_positive_number, "a positive number of seconds, e.g. timeout=2.5"),
+}
+
 # kind -> the options it accepts. "" is the plain marker. A later kind or option
-# is one line here plus its meaning in the splitter.
+# is one line here (and in OPTIONS) plus its meaning in the splitter.
 KINDS: Dict[str, frozenset] = {
-    "": frozenset(),
+    "": frozenset({"timeout"}),
     "setup": frozenset(),
+    "teardown": frozenset(),
+    "thread": frozenset(),
+    "both": frozenset(),
 }
 
 
@@ -38,18 +62,18 @@ class Marker:
 
     line: int  # 1-based line of the comment
     kind: str = ""
-    options: Dict[str, str] = field(default_factory=dict)
+    options: Dict[str, Any] = field(default_factory=dict)  # read: "2" is 2.0 for timeout
 
 
 def find_markers(source: str, filename: str) -> List[Marker]:
     """Every marker in ``source``, in order; a malformed one raises MarkerError."""
-    if PREFIX not in source:
+    if NEEDLE not in source:
         return []
     lines = source_lines(source)
     comments = []
     try:
         for tok in tokenize.generate_tokens(io.StringIO(newlines_only(lines)).readline):
-            if tok.type == tokenize.COMMENT and tok.string.startswith(PREFIX):
+            if tok.type == tokenize.COMMENT and tok.string.startswith((PREFIX, FORMATTED)):
                 comments.append(tok)
     except (tokenize.TokenError, SyntaxError):
         # Broken source: the parser reports it with a better message than
@@ -75,7 +99,7 @@ def _read_marker(tok: tokenize.TokenInfo, lines: List[str], filename: str) -> Ma
             f"{PREFIX} marks module-level statements only; this one is indented "
             "(inside a function, class or block)"
         )
-    rest = tok.string[len(PREFIX) :]
+    rest = tok.string[len(PREFIX if tok.string.startswith(PREFIX) else FORMATTED) :]
     if rest and not rest[0].isspace():
         raise error(f"unknown marker {tok.string.split()[0]!r}; did you mean '{PREFIX}'?")
     words = rest.split()
@@ -85,7 +109,7 @@ def _read_marker(tok: tokenize.TokenInfo, lines: List[str], filename: str) -> Ma
     if kind not in KINDS:
         known = ", ".join(repr(k) for k in KINDS if k)
         raise error(f"unknown marker kind {kind!r} after {PREFIX} (known kinds: {known})")
-    options: Dict[str, str] = {}
+    options: Dict[str, Any] = {}
     for word in words:
         key, eq, value = word.partition("=")
         if not eq or not key or not value:
@@ -94,7 +118,13 @@ def _read_marker(tok: tokenize.TokenInfo, lines: List[str], filename: str) -> Ma
             allowed = ", ".join(sorted(KINDS[kind])) or "none"
             where = f"{PREFIX} {kind}" if kind else PREFIX
             raise error(f"unknown option {key!r} for '{where}' (allowed: {allowed})")
-        options[key] = value
+        if key in options:
+            raise error(f"option {key!r} is given twice")
+        read, wanted = OPTIONS[key]
+        try:
+            options[key] = read(value)
+        except ValueError:
+            raise error(f"bad value {value!r} for option {key!r}: it takes {wanted}") from None
     return Marker(lineno, kind, options)
 
 

@@ -1,24 +1,30 @@
 """Split one module into the part that stays on the host and the part for the board.
 
 Both parts keep the original line numbers: the host part replaces each marked
-statement with a stub line and blank lines, the board part holds the marked
-statements where they stood and blank lines elsewhere. So line N is line N on
-both machines, and every traceback can point at the user's own file.
+statement with a stub line and blank lines (a statement marked ``both`` stays),
+the board part holds the marked statements where they stood, plus the unmarked
+constants and helpers the board code needs (see :mod:`belay_hook.dependencies`),
+and blank lines elsewhere. So line N is line N on both machines, and every
+traceback can point at the user's own file.
 
 libcst gives the statements and their exact extents; the text is cut by lines,
 so unmarked lines reach the host byte for byte (comments, CRLF, tabs and all).
+
+This module and those it imports on its own (dependencies, scopes) never spell
+the marker out: ``bundle`` imports them after the import hook is installed, and
+the hook takes over every module whose file holds the marker text.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Tuple
+import gc
+from typing import Any, Dict, List, Mapping, Tuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from belay_hook import dependencies
 from belay_hook.errors import MarkerError
 from belay_hook.markers import (
     PREFIX,
@@ -28,63 +34,31 @@ from belay_hook.markers import (
     newlines_only,
     source_lines,
 )
+from belay_hook.split_result import CALLABLE_KINDS, Export, Method, Split
 
-# Kinds whose host name becomes a stub that calls the board.
-CALLABLE_KINDS = ("function", "async_function", "class")
-
-
-@dataclass(frozen=True)
-class Export:
-    """A name the marked code defines on the board."""
-
-    name: str
-    kind: str  # function, async_function, class, setup, import, assign
-    line: int  # first line of the statement (its first decorator, if any)
-    signature: str | None = None  # parameter list, for callable kinds
-
-
-@dataclass(frozen=True)
-class Split:
-    """The result of :func:`split`: host source, board source and what the board defines."""
-
-    filename: str
-    source: str
-    host_source: str
-    mcu_source: str
-    details: Mapping[str, Export] = field(default_factory=dict)
-
-    @property
-    def exports(self) -> Dict[str, str]:
-        """Name -> kind of everything the board part defines."""
-        return {name: e.kind for name, e in self.details.items()}
-
-    @property
-    def has_mcu(self) -> bool:
-        return bool(self.mcu_source)
-
-    def manifest(self) -> dict:
-        """What the bundle carries besides code: exports with kinds, lines and signatures."""
-        from belay_hook import __version__
-
-        return {
-            "tool": f"belay_hook {__version__}",
-            "filename": self.filename,
-            "source_sha256": hashlib.sha256(self.source.encode()).hexdigest(),
-            "mcu_sha256": hashlib.sha256(self.mcu_source.encode()).hexdigest(),
-            "exports": {
-                name: {"kind": e.kind, "line": e.line, "signature": e.signature}
-                for name, e in self.details.items()
-            },
-        }
+__all__ = ["CALLABLE_KINDS", "Export", "Method", "Split", "split"]
 
 
 def split(source: str, filename: str = "<string>") -> Split:
-    """Split ``source`` at its ``#@mcu`` markers; raise MarkerError or SyntaxError at file:line."""
+    """Split ``source`` at its markers; raise MarkerError or SyntaxError at file:line."""
     markers = find_markers(source, filename)
     if not markers:
         return Split(filename, source, source, "")
+    # Two syntax trees are built and dropped here; the cyclic collector would keep
+    # walking them meanwhile (15% of a cold split), and they free without it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _split(source, filename, markers)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _split(source: str, filename: str, markers: List[Marker]) -> Split:
     lines = source_lines(source)
-    module = _parse(source, lines, filename)
+    text = newlines_only(lines)
+    module = _parse(source, text, lines, filename)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     extents = {}  # first line -> (statement, last line)
@@ -105,23 +79,33 @@ def split(source: str, filename: str = "<string>") -> Split:
         for e in exports:
             details[e.name] = e
         for i in range(first, last + 1):
-            # A blank line keeps its end; the file's last line may have none, and an
-            # empty last line would be no line at all, so it keeps a space.
-            host[i - 1] = line_ending(lines[i - 1]) or " "
+            if marker.kind != "both":
+                # A blank line keeps its end; the file's last line may have none, and an
+                # empty last line would be no line at all, so it keeps a space.
+                host[i - 1] = line_ending(lines[i - 1]) or " "
             mcu[i - 1] = board_lines[i - first]
         stubs = [e for e in exports if e.kind in CALLABLE_KINDS]
         if stubs:
             host[first - 1] = "; ".join(_stub_line(e) for e in stubs) + line_ending(
                 lines[first - 1]
             )
-    return Split(filename, source, "".join(host), "".join(mcu), details)
+    # The ast, not libcst: scopes are walked much faster there, and it is exact on lines.
+    marked = {m.line + 1: m.kind for m in markers}
+    found = dependencies.resolve(ast.parse(text, filename), marked, lines, filename)
+    for first, last in found.lines:
+        for i in range(first, last + 1):
+            mcu[i - 1] = lines[i - 1].rstrip("\r\n") + "\n"
+    host_source, mcu_source = "".join(host), "".join(mcu)
+    return Split(
+        filename, source, host_source, mcu_source, details, found.brought_in, found.unresolved
+    )
 
 
-def _parse(source: str, lines: List[str], filename: str) -> cst.Module:
-    """The module's syntax tree, from a copy with ``\\n`` line ends: the text is cut
-    from ``lines`` by position, so only lines and columns need to match."""
+def _parse(source: str, text: str, lines: List[str], filename: str) -> cst.Module:
+    """The module's syntax tree, from ``text``, the copy with ``\\n`` line ends: the
+    text is cut from ``lines`` by position, so only lines and columns need to match."""
     try:
-        return cst.parse_module(newlines_only(lines))
+        return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         # CPython's own message is the one users know; fall back to libcst's where
         # CPython accepts what libcst does not.
@@ -163,22 +147,40 @@ def _mark(
     def error(msg: str, line: int = first) -> MarkerError:
         return MarkerError(msg, filename, line, lines[line - 1])
 
-    if marker.kind == "setup":
-        if not isinstance(stmt, cst.FunctionDef):
-            raise error(f"'{PREFIX} setup' marks a function whose body runs at start-up")
-        if stmt.asynchronous or stmt.decorators:
-            raise error(f"'{PREFIX} setup' takes a plain def, without async or decorators")
-        if _has_params(stmt.params):
-            raise error(f"'{PREFIX} setup' function {stmt.name.value}() takes no parameters")
-        _check_setup_body(stmt, positions, error)
-        return [Export(stmt.name.value, "setup", first)], _setup_as_module_code(
-            stmt, board, first, positions
+    if marker.kind in ("setup", "teardown"):
+        _check_plain_def(stmt, marker.kind, error)
+        name = stmt.name.value  # type: ignore[attr-defined]
+        if marker.kind == "teardown":
+            return [Export(name, "teardown", first)], board
+        _check_setup_body(stmt, positions, error)  # type: ignore[arg-type]
+        return [Export(name, "setup", first)], _setup_as_module_code(
+            stmt,  # type: ignore[arg-type]
+            board,
+            first,
+            positions,
+        )
+    if marker.kind == "thread":
+        if not isinstance(stmt, cst.FunctionDef) or stmt.asynchronous:
+            raise error(
+                f"'{PREFIX} thread' marks a def (not async) for the board to run in a thread"
+            )
+        return [Export(stmt.name.value, "thread", first, _signature(stmt.params))], board
+    if marker.kind == "both":  # the host keeps it too, so no stubs: the names are real there
+        return [Export(name, "both", first) for name in _statement_names(stmt)], board
+    options = dict(marker.options)
+    if options and not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        raise error(
+            f"option {next(iter(options))!r} is for calls to a marked function or class; "
+            "this statement is neither",
+            marker.line,
         )
     if isinstance(stmt, cst.FunctionDef):
         kind = "async_function" if stmt.asynchronous else "function"
-        return [Export(stmt.name.value, kind, first, _signature(stmt.params))], board
+        return [Export(stmt.name.value, kind, first, _signature(stmt.params), options)], board
     if isinstance(stmt, cst.ClassDef):
-        return [Export(stmt.name.value, "class", first, _init_signature(stmt))], board
+        methods, properties = _members(stmt)
+        init = _init_signature(stmt)
+        return [Export(stmt.name.value, "class", first, init, options, methods, properties)], board
     if isinstance(stmt, cst.SimpleStatementLine):
         exports = []
         for small in stmt.body:
@@ -186,6 +188,26 @@ def _mark(
             exports += [Export(name, kind, first) for name in _bound_names(small)]
         return exports, board
     return [], board  # if/for/while/try/with: runs on the board when the bundle loads
+
+
+def _check_plain_def(stmt: cst.CSTNode, kind: str, error: Any) -> None:
+    """setup and teardown run without a caller: a plain def that takes nothing."""
+    what = {"setup": "whose body runs at start-up", "teardown": "the board runs when let go"}
+    if not isinstance(stmt, cst.FunctionDef):
+        raise error(f"'{PREFIX} {kind}' marks a function {what[kind]}")
+    if stmt.asynchronous or stmt.decorators:
+        raise error(f"'{PREFIX} {kind}' takes a plain def, without async or decorators")
+    if _has_params(stmt.params):
+        raise error(f"'{PREFIX} {kind}' function {stmt.name.value}() takes no parameters")
+
+
+def _statement_names(stmt: cst.CSTNode) -> List[str]:
+    """Names a def, class or simple statement line binds; a block's are its own affair."""
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return [stmt.name.value]
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return [name for small in stmt.body for name in _bound_names(small)]
+    return []
 
 
 def _has_params(params: cst.Parameters) -> bool:
@@ -218,13 +240,58 @@ def _init_signature(cls: cst.ClassDef) -> str:
     body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
     for stmt in body:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__":
-            sig = ast.parse(f"def _({_signature(stmt.params)}): pass").body[0].args
-            if sig.posonlyargs:
-                sig.posonlyargs.pop(0)
-            elif sig.args:
-                sig.args.pop(0)
-            return ast.unparse(sig)
+            return _without_first(_signature(stmt.params))
     return "*args, **kwargs" if cls.bases else ""
+
+
+def _without_first(params: str) -> str:
+    """A method's parameters as its callers see them: ``self`` or ``cls`` gone."""
+    sig = ast.parse(f"def _({params}): pass").body[0].args  # type: ignore[attr-defined]
+    if sig.posonlyargs:
+        sig.posonlyargs.pop(0)
+    elif sig.args:
+        sig.args.pop(0)
+    return ast.unparse(sig)
+
+
+def _members(cls: cst.ClassDef) -> Tuple[Dict[str, Method], Tuple[str, ...]]:
+    """Public methods with the parameters a host proxy takes, and @property names.
+
+    Public: no leading underscore, or a dunder (a proxy may want len(), with, calls)
+    other than ``__init__`` (the class's own signature) and ``__new__``. As in
+    Python, the last def of a name wins; property setters and deleters add nothing.
+    """
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    members: Dict[str, Method | None] = {}  # None: a property
+    for stmt in body:
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        name = stmt.name.value
+        dunder = len(name) > 4 and name.startswith("__") and name.endswith("__")
+        if name in ("__init__", "__new__") or (name.startswith("_") and not dunder):
+            continue
+        words = [_decorator_word(d.decorator) for d in stmt.decorators]
+        if any(w in ("setter", "deleter", "getter") for w in words):
+            continue
+        if "property" in words:
+            members[name] = None
+            continue
+        binding = next((w for w in words if w in ("staticmethod", "classmethod")), "method")
+        params = _signature(stmt.params)
+        if binding != "staticmethod":
+            params = _without_first(params)
+        members[name] = Method(params, binding, stmt.asynchronous is not None)
+    methods = {name: m for name, m in members.items() if m is not None}
+    return methods, tuple(name for name, m in members.items() if m is None)
+
+
+def _decorator_word(expr: cst.BaseExpression) -> str:
+    """``property``, ``staticmethod``, ``setter`` (of ``@x.setter``): the name that says."""
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return expr.value if isinstance(expr, cst.Name) else ""
 
 
 def _bound_names(small: cst.BaseSmallStatement) -> List[str]:
@@ -302,8 +369,10 @@ def _setup_as_module_code(
 
 
 def _stub_line(export: Export) -> str:
-    """One host line that binds the name to a stub calling the board."""
+    """One host line that binds the name to a stub calling the board; the marker's
+    options follow only when there are any, to keep the line short."""
+    options = f", {dict(export.options)!r}" if export.options else ""
     return (
         f"{export.name} = __import__('belay_hook.stubs').stubs.stub("
-        f"__name__, {export.name!r}, {export.kind!r}, {export.signature!r})"
+        f"__name__, {export.name!r}, {export.kind!r}, {export.signature!r}{options})"
     )

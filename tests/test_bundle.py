@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 
 from belay_hook import bundle, cache
 from belay_hook.bundle import ARCHS, BoardFormat
-from belay_hook.splitter import split
+from belay_hook.splitter import Method, Split, split
+from belay_hook.strategies import GeneratedModule, modules
 
 FILENAME = "firmware.py"
 PLAIN = "import time\n\n#@mcu\ndef read(pin=25):\n    return pin * 2\n"
@@ -217,7 +224,10 @@ def test_unreadable_cache_entry_is_a_miss(cache_dir: Path) -> None:
     assert bundle.split_cached(PLAIN, FILENAME) == split(PLAIN, FILENAME)
 
 
-@pytest.mark.parametrize("damage", [b"{", b"[]", b'{"host": 1}', b"\xff\xfe", b""])
+OLD_FORMAT = b'{"host": "", "mcu": "", "details": {}}'  # before options, brought_in...
+
+
+@pytest.mark.parametrize("damage", [b"{", b"[]", b'{"host": 1}', b"\xff\xfe", b"", OLD_FORMAT])
 def test_corrupt_split_entry_is_recomputed(cache_dir: Path, damage: bytes) -> None:
     bundle.split_cached(NATIVE, FILENAME)
     for entry in cache_dir.glob("*.json"):
@@ -258,3 +268,113 @@ def test_split_cached_equals_split(source: str) -> None:
     assert bundle.split_cached(source, FILENAME) == want  # stored
     assert bundle.split_cached(source, FILENAME) == want  # read back
     assert bundle.split_cached(source, "other.py").filename == "other.py"
+
+
+EVERYTHING = """\
+LIMIT = 3
+def double(x):
+    return 2 * x
+
+#@mcu timeout=1.5
+def read(n=LIMIT):
+    return double(n) + board_only
+
+#@mcu thread
+def loop(period):
+    pass
+
+#@mcu teardown
+def stop():
+    pass
+
+#@mcu both
+import math
+
+#@mcu
+class Motor:
+    def spin(self, speed, *, ramp=0):
+        pass
+
+    @staticmethod
+    async def make(pin):
+        pass
+
+    @property
+    def rpm(self):
+        return 0
+"""
+
+
+def test_split_cached_keeps_every_field() -> None:
+    want = split(EVERYTHING, FILENAME)
+    assert want.brought_in == {"LIMIT": 1, "double": 2}
+    assert want.unresolved == {"board_only": 7}
+    assert want.details["read"].options == {"timeout": 1.5}
+    assert want.details["Motor"].methods["make"] == Method("pin", "staticmethod", True)
+    assert want.details["Motor"].properties == ("rpm",)
+    assert bundle.split_cached(EVERYTHING, FILENAME) == want  # stored
+    assert bundle.split_cached(EVERYTHING, FILENAME) == want  # read back
+    manifest = bundle.build(want).manifest
+    assert manifest["brought_in"] == {"LIMIT": 1, "double": 2}
+    assert manifest["exports"]["Motor"]["methods"]["spin"]["params"] == "speed, *, ramp=0"
+
+
+@settings(max_examples=60, deadline=None)
+@given(modules(board_compatible=False))
+def test_split_survives_its_cache_format(module: GeneratedModule) -> None:
+    result = split(module.source, FILENAME)
+    data = json.loads(json.dumps(result.to_json()))
+    assert Split.from_json(data, FILENAME, module.source) == result
+
+
+def _python(code: str, cache: Path) -> str:
+    env = dict(os.environ, BELAY_HOOK_CACHE=str(cache))
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_tool_id_covers_every_module_that_shapes_a_split(cache_dir: Path) -> None:
+    loaded = _python(
+        """
+        import sys
+        import belay_hook.splitter
+        print(" ".join(m for m in sys.modules if m.startswith("belay_hook.")))
+        """,
+        cache_dir,
+    ).split()
+    files = {name.split(".")[1] + ".py" for name in loaded} - {"errors.py"}
+    assert files == set(bundle.SPLIT_MODULES)
+
+
+WARM = """
+    import sys
+    from belay_hook import bundle
+    result = bundle.split_cached(SOURCE, "warm.py")
+    bundle.build(result)
+    print("libcst" in sys.modules, "belay_hook.splitter" in sys.modules)
+"""
+
+
+def test_warm_cache_import_never_loads_libcst(cache_dir: Path) -> None:
+    code = f"SOURCE = {EVERYTHING!r}\n" + textwrap.dedent(WARM)
+    assert _python(code, cache_dir) == "True True"  # cold: the splitter runs
+    assert _python(code, cache_dir) == "False False"
+
+
+def test_splitter_loads_under_an_installed_hook(cache_dir: Path) -> None:
+    """On a cold cache the splitter is imported lazily, after the import hook is in
+    sys.meta_path: the hook must not take the splitter for a marked module."""
+    code = f"SOURCE = {EVERYTHING!r}\n" + textwrap.dedent(
+        """
+        from belay_hook import bundle
+        from belay_hook.importhook import install
+        with install("emulator"):
+            result = bundle.split_cached(SOURCE, "hooked.py")
+        print(sorted(result.brought_in))
+        """
+    )
+    assert _python(code, cache_dir) == "['LIMIT', 'double']"

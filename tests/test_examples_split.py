@@ -237,9 +237,17 @@ def _callable(details: Dict[str, bundle.Export]) -> Dict[str, str]:
 
 
 def _call(name: str, kind: str) -> str:
+    """One call, on one line. Errors that mean a broken split (a name, module or
+    attribute missing on the board, a bad call) fail the run; an exception an
+    example raises on purpose (05_exception) is only reported."""
+    call = f"board_part.{name}()"
     if kind == "async_function":
-        return f"import asyncio; asyncio.run(board_part.{name}())"
-    return f"board_part.{name}()"
+        call = f"__import__('asyncio').run(board_part.{name}())"
+    broken = "(NameError, ImportError, AttributeError, TypeError, SyntaxError)"
+    return (
+        f"try:\n    {call}\nexcept {broken}:\n    raise\n"
+        f"except Exception as e:\n    print('{name} raised', type(e).__name__)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 
 import belay_hook
 from belay_hook.markers import find_markers
-from belay_hook.splitter import split
+from belay_hook.splitter import Method, split
 
 FILENAME = "firmware.py"
 
@@ -49,6 +49,36 @@ MISTAKES = {
         "        return",
     ),
     "setup yields": ("#@mcu setup\ndef setup():\n    yield 1\n", 3, "    yield 1"),
+    "teardown on an assignment": ("#@mcu teardown\nx = 1\n", 2, "x = 1"),
+    "teardown on a class": ("#@mcu teardown\nclass T: pass\n", 2, "class T: pass"),
+    "teardown with a parameter": (
+        "#@mcu teardown\ndef stop(pin): pass\n",
+        2,
+        "def stop(pin): pass",
+    ),
+    "async teardown": ("#@mcu teardown\nasync def stop(): pass\n", 2, "async def stop(): pass"),
+    "decorated teardown": ("#@mcu teardown\n@timed\ndef stop(): pass\n", 2, "@timed"),
+    "thread on an assignment": ("#@mcu thread\nx = 1\n", 2, "x = 1"),
+    "thread on a class": ("#@mcu thread\nclass T: pass\n", 2, "class T: pass"),
+    "async thread": ("#@mcu thread\nasync def run(): pass\n", 2, "async def run(): pass"),
+    "timeout on setup": ("#@mcu setup timeout=2\ndef setup(): pass\n", 1, "#@mcu setup timeout=2"),
+    "timeout on teardown": (
+        "#@mcu teardown timeout=2\ndef t(): pass\n",
+        1,
+        "#@mcu teardown timeout=2",
+    ),
+    "timeout on thread": ("#@mcu thread timeout=2\ndef run(): pass\n", 1, "#@mcu thread timeout=2"),
+    "timeout on both": ("#@mcu both timeout=2\ndef f(): pass\n", 1, "#@mcu both timeout=2"),
+    "timeout on an import": ("#@mcu timeout=2\nimport machine\n", 1, "#@mcu timeout=2"),
+    "timeout on an assignment": ("x = 0\n#@mcu timeout=2\ny = 1\n", 2, "#@mcu timeout=2"),
+    "timeout on a block": ("#@mcu timeout=2\nif x:\n    y = 1\n", 1, "#@mcu timeout=2"),
+    "timeout not a number": ("#@mcu timeout=soon\ndef f(): pass\n", 1, "#@mcu timeout=soon"),
+    "timeout zero": ("#@mcu timeout=0\ndef f(): pass\n", 1, "#@mcu timeout=0"),
+    "timeout negative": ("#@mcu timeout=-1\ndef f(): pass\n", 1, "#@mcu timeout=-1"),
+    "timeout nan": ("#@mcu timeout=nan\ndef f(): pass\n", 1, "#@mcu timeout=nan"),
+    "timeout infinite": ("#@mcu timeout=inf\ndef f(): pass\n", 1, "#@mcu timeout=inf"),
+    "timeout with unit": ("#@mcu timeout=2s\ndef f(): pass\n", 1, "#@mcu timeout=2s"),
+    "timeout twice": ("#@mcu timeout=1 timeout=2\ndef f(): pass\n", 1, "#@mcu timeout=1 timeout=2"),
 }
 
 
@@ -71,6 +101,172 @@ def test_marker_error_names_what_is_wrong() -> None:
         split("#@mcufoo\ndef f(): pass\n", FILENAME)
     with pytest.raises(belay_hook.MarkerError, match="key=value"):
         split("#@mcu setup level\ndef setup(): pass\n", FILENAME)
+
+
+@pytest.mark.parametrize(
+    "source, pattern",
+    [
+        ("#@mcu timeout=soon\ndef f(): pass\n", "bad value 'soon' for option 'timeout'.*positive"),
+        ("#@mcu timeout=-1\ndef f(): pass\n", "bad value '-1' for option 'timeout'"),
+        ("#@mcu setup timeout=2\ndef setup(): pass\n", "unknown option 'timeout'.*allowed: none"),
+        ("#@mcu timeout=1 timeout=2\ndef f(): pass\n", "'timeout' is given twice"),
+        ("#@mcu timeout=2\nx = 1\n", "'timeout' is for calls to a marked function or class"),
+        (
+            "#@mcu teardown\ndef t(a): pass\n",
+            "'#@mcu teardown' function t\\(\\) takes no parameters",
+        ),
+        ("#@mcu thread\nasync def run(): pass\n", "'#@mcu thread' marks a def \\(not async\\)"),
+    ],
+)
+def test_option_and_kind_errors_say_what_is_wrong(source: str, pattern: str) -> None:
+    with pytest.raises(belay_hook.MarkerError, match=pattern):
+        split(source, FILENAME)
+
+
+def test_known_kinds_are_listed_for_an_unknown_one() -> None:
+    with pytest.raises(belay_hook.MarkerError, match="'setup', 'teardown', 'thread', 'both'"):
+        split("#@mcu boot\ndef f(): pass\n", FILENAME)
+
+
+@pytest.mark.parametrize(
+    "text, value", [("2", 2.0), ("0.5", 0.5), ("1e-3", 0.001), ("10", 10.0), ("1_000", 1000.0)]
+)
+def test_timeout_is_read_as_seconds(text: str, value: float) -> None:
+    (marker,) = find_markers(f"#@mcu timeout={text}\ndef f(): pass\n", FILENAME)
+    assert marker.options == {"timeout": value}
+    assert isinstance(marker.options["timeout"], float)
+
+
+STUB = "__import__('belay_hook.stubs').stubs.stub"
+
+
+def test_timeout_goes_to_the_export_and_the_stub_line() -> None:
+    source = (
+        "#@mcu timeout=2\ndef f(a, b=1):\n    return a\n#@mcu timeout=0.5\nclass C:\n    pass\n"
+    )
+    result = split(source, FILENAME)
+    assert result.details["f"].options == {"timeout": 2.0}
+    assert result.details["C"].options == {"timeout": 0.5}
+    host = result.host_source.splitlines()
+    assert host[1] == f"f = {STUB}(__name__, 'f', 'function', 'a, b=1', {{'timeout': 2.0}})"
+    assert host[4] == f"C = {STUB}(__name__, 'C', 'class', '', {{'timeout': 0.5}})"
+    assert result.manifest()["exports"]["f"]["options"] == {"timeout": 2.0}
+
+
+def test_stub_line_without_options_keeps_four_arguments() -> None:
+    host = split("#@mcu\ndef f(a):\n    return a\n", FILENAME).host_source.splitlines()
+    assert host[1] == f"f = {STUB}(__name__, 'f', 'function', 'a')"
+
+
+def test_teardown_goes_to_the_board_as_written_and_leaves_no_stub() -> None:
+    source = "x = 1\n#@mcu teardown\ndef stop():\n    led.off()\n    return\n"
+    result = split(source, FILENAME)
+    assert result.host_source == "x = 1\n#@mcu teardown\n\n\n\n"
+    assert result.mcu_source == "\n\ndef stop():\n    led.off()\n    return\n"
+    assert result.exports == {"stop": "teardown"}
+    assert result.details["stop"].signature is None
+
+
+def test_thread_goes_to_the_board_as_written_with_a_thread_stub() -> None:
+    source = "#@mcu thread\n@timed\ndef blink(period, *, times=3):\n    pass\n"
+    result = split(source, FILENAME)
+    assert result.host_source.splitlines()[1] == (
+        f"blink = {STUB}(__name__, 'blink', 'thread', 'period, *, times=3')"
+    )
+    assert result.mcu_source.splitlines()[1:] == source.splitlines()[1:]
+    assert result.details["blink"].kind == "thread"
+    assert result.details["blink"].signature == "period, *, times=3"
+
+
+BOTH = """\
+#@mcu both
+import math
+#@mcu both
+SCALE, OFFSET = 2, 1  # shared
+#@mcu both
+@register
+def helper(x: int) -> int:
+    return x * SCALE
+#@mcu both
+class Point:
+    pass
+#@mcu both
+if SCALE:\r
+    LIMIT = 3\r
+"""
+
+
+def test_both_keeps_the_statement_on_both_sides() -> None:
+    result = split(BOTH, FILENAME)
+    assert result.host_source == BOTH
+    board = result.mcu_source.splitlines()
+    for n, line in enumerate(BOTH.splitlines(), 1):
+        assert board[n - 1] == ("" if line.startswith("#@mcu") else line.rstrip("\r")), n
+    assert result.exports == {
+        "math": "both", "SCALE": "both", "OFFSET": "both", "helper": "both", "Point": "both"
+    }  # fmt: skip
+    assert result.details["helper"].line == 6
+
+
+CLASS = """\
+#@mcu
+class Motor(Base):
+    RATE = 5
+
+    def __init__(self, pin, freq=1000):
+        self.pin = pin
+
+    def spin(self, speed: int, *, ramp=0) -> None:
+        pass
+
+    async def settle(self, ms=1):
+        pass
+
+    @staticmethod
+    def make(a, b=2):
+        pass
+
+    @classmethod
+    def default(cls, pin=25):
+        pass
+
+    @property
+    def speed(self):
+        return 1
+
+    @speed.setter
+    def speed(self, value):
+        pass
+
+    def _private(self):
+        pass
+
+    def __len__(self):
+        return 0
+
+    def spin(self, fast):  # the later def wins, as in Python
+        pass
+"""
+
+
+def test_class_export_lists_public_methods_and_properties() -> None:
+    export = split(CLASS, FILENAME).details["Motor"]
+    assert export.signature == "pin, freq=1000"
+    assert export.methods == {
+        "spin": Method("fast", "method", False),
+        "settle": Method("ms=1", "method", True),
+        "make": Method("a, b=2", "staticmethod", False),
+        "default": Method("pin=25", "classmethod", False),
+        "__len__": Method("", "method", False),
+    }
+    assert export.properties == ("speed",)
+    entry = split(CLASS, FILENAME).manifest()["exports"]["Motor"]
+    assert entry["methods"]["make"] == {
+        "params": "a, b=2",
+        "binding": "staticmethod",
+        "is_async": False,
+    }
+    assert entry["properties"] == ["speed"]
 
 
 def test_nested_functions_in_setup_may_return() -> None:
@@ -130,3 +326,16 @@ def test_compile_time_error_in_host_code_surfaces_when_the_host_compiles() -> No
     with pytest.raises(SyntaxError) as caught:
         compile(host, FILENAME, "exec")
     assert caught.value.lineno == 4
+
+
+def test_formatted_markers_still_mark() -> None:
+    """black and ruff format turn '#@mcu' into '# @mcu'; the code must stay on the board."""
+    from belay_hook.splitter import split
+
+    plain = split("#@mcu\ndef f():\n    return 1\n", "m.py")
+    formatted = split("# @mcu\ndef f():\n    return 1\n", "m.py")
+    assert formatted.exports == plain.exports == {"f": "function"}
+    assert formatted.mcu_source == plain.mcu_source
+    assert split("# @mcu setup\ndef s():\n    x = 1\n", "m.py").exports == {"s": "setup"}
+    with pytest.raises(belay_hook.MarkerError):
+        split("# @mcux\nx = 1\n", "m.py")

@@ -43,11 +43,14 @@ def test_lines_stay_where_the_generator_put_them(module: GeneratedModule) -> Non
     for n, (line, h, b) in enumerate(zip(lines, host, mcu), 1):
         if n not in module.marked_lines:  # unmarked statements, comments, markers
             assert h == line, f"host line {n}"
+        if n not in module.board_lines:  # nor brought in for the board code
             assert b == "\n", f"MCU line {n}"
-    for stmt in (s for s in module.statements if s.marked):
+    for stmt in (s for s in module.statements if s.marked or s.brought_in):
         for n in range(stmt.first_line, stmt.last_line + 1):
             line, h, b = lines[n - 1], host[n - 1], mcu[n - 1]
-            if n == stmt.first_line and stmt.kind in CALLABLE_KINDS:
+            if not stmt.marked or stmt.kind == "both":
+                assert h == line, f"host line {n}"
+            elif n == stmt.first_line and stmt.kind in CALLABLE_KINDS:
                 assert h.startswith(f"{stmt.name} = ") and line_ending(h) == line_ending(line)
             else:
                 assert not h.strip() and line_ending(h) == line_ending(line), f"host line {n}"
@@ -56,6 +59,45 @@ def test_lines_stay_where_the_generator_put_them(module: GeneratedModule) -> Non
                 assert b in (same, "\n") or b.startswith("if True:"), f"MCU line {n}"
             else:
                 assert b == same, f"MCU line {n}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(modules(board_compatible=False))
+def test_board_code_brings_in_the_constants_and_helpers_it_uses(module: GeneratedModule) -> None:
+    result = split(module.source, FILENAME)
+    assert result.brought_in == module.brought_in
+    assert set(result.unresolved) <= BOARD_NAMES  # all else is bound, local or builtin
+
+
+class _StubRecorder:
+    """Stands for belay_hook.stubs while a stub line runs: records the call."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+        self.stubs = self
+
+    def imported(self, *args: object) -> _StubRecorder:
+        return self
+
+    def stub(self, *args: object) -> None:
+        self.calls.append(args)
+
+
+@settings(max_examples=100, deadline=None)
+@given(modules(board_compatible=False))
+def test_stub_lines_pass_kind_signature_and_options(module: GeneratedModule) -> None:
+    result = split(module.source, FILENAME)
+    host = source_lines(result.host_source)
+    for stmt in module.statements:
+        if not (stmt.marked and stmt.kind in CALLABLE_KINDS):
+            continue
+        recorder = _StubRecorder()
+        namespace = {"__name__": "drawn", "__builtins__": {"__import__": recorder.imported}}
+        exec(host[stmt.first_line - 1], namespace)
+        export = result.details[stmt.name]
+        want = ("drawn", stmt.name, stmt.kind, export.signature)
+        assert recorder.calls == [want + ((dict(stmt.options),) if stmt.options else ())]
+        assert dict(export.options) == dict(stmt.options)
 
 
 @settings(max_examples=100, deadline=None)

@@ -2,19 +2,19 @@
 
 __board__ = "left"
 
-# @mcu
+#@mcu
 import time
 
-# @mcu
+#@mcu
 from machine import Pin
 
 
-# @mcu setup
+#@mcu setup
 def setup():
     led = Pin(25, Pin.OUT)
 
 
-# @mcu
+#@mcu
 def blink(times, period):
     for _ in range(times):
         led.value(1)
