@@ -13,6 +13,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # example folder -> lines its output must hold
 EXPECTED = {
     "01_led": ["device: LED 1", "host: blinked 3 times; the LED is now off"],
+    "04_thread": [
+        "host: blinker started, the host is free",
+        "host: the board blinked",
+        "device: blinker stopped",
+    ],
     "05_exception": [
         "channel 1: 21",
         "channel 7: ValueError('no sensor on channel 7')",
