@@ -21,7 +21,7 @@ EXPECTED = {
     "05_exception": [
         "channel 1: 21",
         "channel 7: ValueError('no sensor on channel 7')",
-        "05_exception/main.py:14: raise ValueError",
+        "05_exception/main.py:15: raise ValueError",
         "open_log: OSError errno 2",
     ],
     "06_sync": ["host: lib/ -> /lib: 1 uploaded", "host: sent 'SOS' in 9 flashes"],

@@ -14,8 +14,10 @@ import time as board_time
 #@mcu
 from machine import Pin
 
+
 #@mcu setup
 def setup():
+    global led, running, blinks  # board globals (and linters know it)
     led = Pin(25, Pin.OUT)
     running = [False]
     blinks = [0]

@@ -8,10 +8,11 @@ traceback points at this file's lines, as if the board code ran here.
 
 import traceback
 
+
 #@mcu
 def read_sensor(channel):
     if channel not in (0, 1, 2):
-        raise ValueError("no sensor on channel %d" % channel)
+        raise ValueError(f"no sensor on channel {channel}")
     return 20 + channel
 
 

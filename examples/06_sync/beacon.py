@@ -3,8 +3,10 @@
 #@mcu
 from machine import Pin
 
+
 #@mcu setup
 def setup():
+    global led  # board globals (and linters know it)
     led = Pin(25, Pin.OUT)  # the Raspberry Pi Pico's LED; the emulator records it
 
 #@mcu

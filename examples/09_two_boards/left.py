@@ -11,6 +11,7 @@ from machine import Pin
 
 #@mcu setup
 def setup():
+    global led  # board globals (and linters know it)
     led = Pin(25, Pin.OUT)
 
 
@@ -21,4 +22,4 @@ def blink(times, period):
         time.sleep(period)
         led.value(0)
         time.sleep(period)
-    return "left blinked %d times" % times
+    return f"left blinked {times} times"
