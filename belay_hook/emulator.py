@@ -1,4 +1,4 @@
-"""An emulated MicroPython board on this machine, reached through a serial-port path.
+"""An emulated MicroPython (or CircuitPython) board on this machine, at a serial-port path.
 
 Tests and benchmarks need a board that behaves like firmware on USB (raw REPL,
 raw-paste, Ctrl-C, soft reboot, a flash filesystem, pins) without hardware. The board
@@ -22,6 +22,7 @@ import weakref
 from typing import Dict, List, Tuple, Union
 
 from belay_hook import mcu_files
+from belay_hook.emulator_circuitpython import TEXTS
 
 PinId = Union[int, str]
 _START_TIMEOUT = 30.0  # the bridge gives up on a VM after 20 s and says so
@@ -76,6 +77,15 @@ class Emulator:
     by path (``..`` stops at ``/``); it is not a security sandbox (``os.system`` exists).
     Pin interrupts are not raised, and scheduled callbacks (``Timer``) run between
     bytecodes only, not during one long ``time.sleep``.
+
+    ``flavour="circuitpython"`` makes the same VM speak CircuitPython 9's conventions
+    (`belay_hook.emulator_circuitpython` lists them): its banner; code.py run after
+    power-up and friendly soft reboots, then "Press any key to enter the REPL"; ``soft
+    reboot`` in `language` (``"en"``, ``"de"``); status-bar escapes in the stream. Board
+    code sees ``sys.implementation.name == "circuitpython"``, ``supervisor`` and
+    ``board`` modules, no ``_thread``, a read-only ``/`` (writes raise OSError 30; the
+    host may still change `flash_dir`) and refused MicroPython .mpy files. ``machine``
+    stays, so that `pins` and `set_input` still work.
     """
 
     def __init__(
@@ -85,20 +95,30 @@ class Emulator:
         baudrate: int | None = None,
         latency: float = 0.0,
         show_pins: bool = False,
+        *,
+        flavour: str = "micropython",
+        language: str = "en",
     ):
+        if flavour not in ("micropython", "circuitpython"):
+            raise ValueError(f"flavour must be 'micropython' or 'circuitpython', not {flavour!r}")
+        if language not in TEXTS:
+            raise ValueError(f"language must be one of {sorted(TEXTS)}, not {language!r}")
         self._given_flash = flash_dir
         self.flash_dir: pathlib.Path | None = None
         self.heap = heap
         self.baudrate = baudrate
         self.latency = latency
         self.show_pins = show_pins
+        self.flavour = flavour
+        self.language = language
         self.port: str | None = None
         self._state: pathlib.Path | None = None
         self._bridge: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
 
     def start(self) -> Emulator:
-        """Boot the board; returns once it waits at its REPL prompt on `port`."""
+        """Boot the board; returns once it waits at its REPL prompt on `port` (the
+        CircuitPython flavour: once it runs code.py or waits for a key)."""
         if self._bridge is not None:
             return self
         micropython = find_micropython()
@@ -120,6 +140,8 @@ class Emulator:
             "--state", str(self._state),
             "--heap", self.heap,
             "--latency", str(self.latency),
+            "--flavour", self.flavour,
+            "--language", self.language,
         ]  # fmt: skip
         if self.baudrate:
             command += ["--baudrate", str(self.baudrate)]
@@ -200,10 +222,18 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--baudrate", type=int)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--show-pins", action="store_true")
+    parser.add_argument(
+        "--flavour", choices=["micropython", "circuitpython"], default="micropython"
+    )
+    parser.add_argument("--language", choices=sorted(TEXTS), default="en")
     args = parser.parse_args(argv)
-    emulator = Emulator(args.flash_dir, args.heap, args.baudrate, args.latency, args.show_pins)
+    emulator = Emulator(
+        args.flash_dir, args.heap, args.baudrate, args.latency, args.show_pins,
+        flavour=args.flavour, language=args.language,
+    )  # fmt: skip
     with emulator:
-        print(f"MicroPython board emulated at {emulator.port} (flash: {emulator.flash_dir})")
+        name = "CircuitPython" if args.flavour == "circuitpython" else "MicroPython"
+        print(f"{name} board emulated at {emulator.port} (flash: {emulator.flash_dir})")
         print("Ctrl-C to stop.", flush=True)
         try:
             threading.Event().wait()

@@ -28,12 +28,14 @@ clean. What the unix port lacks to look like firmware on USB, the bridge adds:
   faster than board code reads is held back by its own ``write()``.
 * An optional shaped link: ``--baudrate`` paces each direction at baudrate/10 bytes/s
   (8N1) and ``--latency`` delays each byte (64 KiB at 115200 baud: 5.7 s).
+* ``--flavour circuitpython`` (and ``--language``): CircuitPython's conventions
+  instead, listed in `belay_hook.emulator_circuitpython`.
 
 It exits when its standard input (a pipe from the host) reaches EOF, killing the VM;
 if the bridge dies, the VM is hung up with its terminal. The port path is printed on
 stdout as ``PORT <path>`` once the first VM waits at its prompt (its banner is not
 sent, as a board's boot banner is lost before the host opens the port), or
-``ERROR <text>`` with exit status 1.
+``ERROR <text>`` with exit status 1. (CircuitPython: once its supervisor runs.)
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ import termios
 import time
 import tty
 from typing import List
+
+from belay_hook import emulator_circuitpython as circuitpython
 
 BUFFER = 1024
 HARD_RESET_EXIT = 99  # mcu/emulator/machine.py: machine.reset() exits with it
@@ -225,6 +229,13 @@ class Bridge:
         self._to_host = _Line(args.baudrate, args.latency)
         self._mode_tail = b""
         self._raw = False
+        self._vm_waits = False  # the VM printed something and was sent nothing since
+        self._cp: circuitpython.Output | None = None
+        self._soft_reboot_line = SOFT_REBOOT
+        if args.flavour == "circuitpython":
+            circuitpython.write_config(args.state, args.language)
+            self._cp = circuitpython.Output()
+            self._soft_reboot_line = circuitpython.soft_reboot_line(args.language)
         self._backoff = 0.0005
         # Without pidfd (or to show pins) nothing wakes the loop: look every 50 ms.
         self._idle = 0.05 if show_pins or not hasattr(os, "pidfd_open") else None
@@ -234,17 +245,29 @@ class Bridge:
         self.port = os.ttyname(self._port_slave)
         self._vm: _VM | None = None
 
-    def boot(self, show_banner: bool, raw: bool) -> None:
-        """Start a VM and wait for its prompt; optionally put it into raw REPL mode."""
-        self._vm = _VM(self._command, self._vm_folder)
-        banner = self._vm.read_until(PROMPT, BOOT_TIMEOUT)
-        if raw:
+    def boot(self, how: str, show_banner: bool = True) -> None:
+        """Start a VM after `how`: "power" (power-up, hard reset), "soft" (soft reboot
+        to the friendly REPL), "raw" (soft reboot in the raw REPL) or, CircuitPython
+        only, "repl" (the friendly REPL's fresh VM). Returns at its prompt, or once the
+        CircuitPython supervisor runs (its output is passed on from there)."""
+        command = self._command
+        if self._cp is not None:
+            command = command + ["circuitpython", "repl" if how == "raw" else how]
+        self._vm = _VM(command, self._vm_folder)
+        self._raw = how == "raw"
+        if self._raw:
+            self._vm.read_until(PROMPT, BOOT_TIMEOUT)
             os.write(self._vm.master, b"\x01")
             self._vm.read_until(RAW_BANNER, BOOT_TIMEOUT)
             self._from_vm(RAW_BANNER)
-        elif show_banner:
-            self._from_vm(banner)
-        self._raw = raw
+        elif self._cp is not None:
+            data = self._vm.read_until(circuitpython.READY, BOOT_TIMEOUT)
+            self._cp.supervisor_started()
+            self._from_vm(data[data.find(circuitpython.READY) + len(circuitpython.READY) :])
+        else:
+            banner = self._vm.read_until(PROMPT, BOOT_TIMEOUT)
+            if show_banner:
+                self._from_vm(banner)
 
     def _from_vm(self, data: bytes) -> None:
         """Queue VM output for the host, noting whether the REPL is now raw or friendly."""
@@ -253,12 +276,15 @@ class Bridge:
         if raw_at != friendly_at:
             self._raw = raw_at > friendly_at
         self._mode_tail = window[-len(_RAW_MARK) :]
+        self._vm_waits = self._vm_waits or bool(data)
+        if self._cp is not None:
+            data = self._cp.feed(data)
         self._to_host.put(data, time.monotonic())
 
-    def _reboot(self) -> None:
-        """The VM exited: do what firmware does after the matching kind of reset."""
+    def _replace_vm(self, how: str, said: bytes) -> None:
+        """Pass on the last output of the VM, which has exited or is killed now, send
+        the host `said` and boot a new VM after `how`, with the old one's unread input."""
         vm = self._vm
-        status = vm.proc.wait()
         while True:
             data = vm.read()
             if not data:
@@ -266,13 +292,32 @@ class Bridge:
             self._from_vm(data)
         leftover = vm.leftover_input()
         vm.close()
+        if self._cp is not None:
+            said = self._cp.flush() + said
+        self._to_host.put(said, time.monotonic())
+        self.boot(how)
+        self._to_vm.put_first(leftover)
+
+    def _reboot(self) -> None:
+        """The VM exited: do what firmware does after the matching kind of reset."""
+        status = self._vm.proc.wait()
         # An interrupt sent just as code finished can find SIGINT back at its default
         # and kill the VM: the host meant to interrupt, so treat that as a soft reboot.
-        soft = status == -signal.SIGINT or 0 <= status != HARD_RESET_EXIT
-        if soft:
-            self._to_host.put(SOFT_REBOOT, time.monotonic())
-        self.boot(show_banner=True, raw=soft and self._raw)
-        self._to_vm.put_first(leftover)
+        if status == -signal.SIGINT or 0 <= status != HARD_RESET_EXIT:
+            self._replace_vm("raw" if self._raw else "soft", self._soft_reboot_line)
+        else:
+            self._replace_vm("power", b"")
+
+    def _switches_repl(self, byte: bytes) -> bool:
+        """CircuitPython: whether `byte` is Ctrl-A at the friendly prompt or Ctrl-B at
+        the raw one (judged on what the VM printed last, with nothing sent since)."""
+        raw = self._raw
+        return (
+            self._cp is not None and self._cp.at_repl and self._vm_waits
+            and byte == (b"\x02" if raw else b"\x01")
+            and self._mode_tail.endswith(b">" if raw else PROMPT)
+            and not self._vm.running_code()
+        )  # fmt: skip
 
     def _flush_to_host(self) -> bool:
         """Deliver what has arrived by now; True if some of it had to stay queued."""
@@ -299,6 +344,14 @@ class Bridge:
                 os.kill(vm.proc.pid, signal.SIGINT)
                 self._to_vm.consume(1)
                 continue
+            if self._switches_repl(data):  # CircuitPython starts a VM per REPL mode
+                self._to_vm.consume(1)
+                raw = data == b"\x01"
+                self._replace_vm(
+                    "raw" if raw else "repl", b"\r\n" + circuitpython.title("Done") * raw
+                )
+                vm = self._vm
+                continue
             data = self._to_vm.ready(time.monotonic(), max(0, BUFFER - vm.unread()))
             cut = data.find(b"\x03", 1)  # the next one is decided when its turn comes
             if cut > 0:
@@ -308,6 +361,7 @@ class Bridge:
             except BlockingIOError:
                 written = 0
             self._to_vm.consume(written)
+            self._vm_waits = self._vm_waits and not written
             if cut < 0 or written < len(data):
                 break
         due = self._to_vm.next_due()
@@ -325,8 +379,10 @@ class Bridge:
     def run(self, control: int) -> None:
         """Serve until `control` (the host's pipe) reaches EOF."""
         while True:
-            vm = self._vm
+            if self._cp is not None and self._cp.reloading:
+                self._replace_vm("soft", self._soft_reboot_line)
             stuck = {self._to_vm: self._flush_to_vm(), self._to_host: self._flush_to_host()}
+            vm = self._vm  # (flushing may have replaced it)
             # Nothing says when the VM reads or the host drains: poll, backing off.
             self._backoff = min(self._backoff * 2, 0.01) if any(stuck.values()) else 0.0005
             now = time.monotonic()
@@ -371,11 +427,15 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--baudrate", type=int, default=None)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--show-pins", action="store_true")
+    parser.add_argument(
+        "--flavour", choices=["micropython", "circuitpython"], default="micropython"
+    )
+    parser.add_argument("--language", choices=sorted(circuitpython.TEXTS), default="en")
     args = parser.parse_args(argv)
     bridge = Bridge(args)
     try:
         try:
-            bridge.boot(show_banner=False, raw=False)
+            bridge.boot("power", show_banner=False)
         except BootError as exc:
             print(f"ERROR {exc}", flush=True)  # what Emulator.start() reports
             return 1

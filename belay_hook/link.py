@@ -11,6 +11,13 @@ The byte 0x03 means "interrupt" to a board (a SIGINT in the emulator), so only
 `interrupt` ever sends it: `write` and `exec` refuse data that holds one. Every read
 has a deadline and a timeout says what was awaited and the last bytes that came.
 
+CircuitPython may, after a reset, run code.py and wait for any key (asked in its
+language) before its REPL starts; it writes OSC escapes into the stream and may
+translate its soft-reboot line. So the Link reads none of that text: it sends Ctrl-A
+again whenever the board falls silent without the raw REPL banner (never translated),
+and strips OSC sequences (from exec output too, on CircuitPython). `flavour` is taken
+from the last banner seen while taking control, else asked (sys.implementation.name).
+
 Reads never go past what they were asked for, except inside `exec`, whose reply
 ends at a prompt the board follows with nothing: bytes the Link took but did not hand
 out are kept and come first from its own reads, and after `exec_start` there are none,
@@ -22,15 +29,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import time
 from typing import Callable, Iterator, NamedTuple, Union
 
 import serial
 
-from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError, board_exception
+from belay_hook.board_text import OscFilter, board_error, flavour_in, strip_osc
+from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit"
+_SETTLE = 0.2  # silence after an answer that takes a Ctrl-A as lost (_reach_raw_prompt)
+_STUCK = 1.0  # silence without an answer that takes the board as still busy
 _POLL = 0.05  # longest a single pyserial read blocks, so deadlines are kept
 _HISTORY = 256  # how many of the last received bytes a timeout reports
 _CHUNK = 256  # plain raw REPL upload: bytes per write, then a pause
@@ -39,11 +48,13 @@ _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
 
 
 class Link:
-    """A serial connection to a MicroPython board and the raw REPL commands over it.
+    """A serial connection to a MicroPython (or CircuitPython) board and the raw REPL
+    commands over it.
 
     `port` is a device path (``/dev/ttyACM0``, ``COM3``) or a pyserial URL
     (``socket://host:port``, ``rfc2217://...``, ``loop://``). `timeout` is the default
-    deadline of each command. `raw_paste=False` never tries raw-paste mode.
+    deadline of each command. `raw_paste=False` never tries raw-paste mode. `flavour`
+    is ``"micropython"`` or ``"circuitpython"`` once `enter_raw_repl` has run.
     """
 
     def __init__(
@@ -58,6 +69,7 @@ class Link:
         self._kept = bytearray()  # read from the port, not yet handed out
         self._history = bytearray()
         self._in_raw_repl = False
+        self.flavour: str | None = None
 
     # -- transport ------------------------------------------------------------------
 
@@ -75,6 +87,7 @@ class Link:
         except (ValueError, OSError) as exc:
             raise LinkError(self.port, f"cannot open: {exc}") from exc
         self._in_raw_repl = False
+        self.flavour = None
         return self
 
     def _open_error(self, exc: serial.SerialException) -> LinkError:
@@ -201,54 +214,127 @@ class Link:
         self._remember(received)
         return data + received
 
-    def _drain(self, quiet: float, due: _Due) -> None:
-        """Throw away output until the board has been silent for `quiet` seconds."""
+    def _drain(self, quiet: float, due: _Due) -> bytes:
+        """Throw away output until the board has been silent for `quiet` seconds; the
+        last of it is returned (to look for banners)."""
+        seen = bytearray()
         silent_since = time.monotonic()
         while time.monotonic() < due.deadline:
-            if self.read_available():
+            data = self.read_available()
+            if data:
+                seen += data
+                del seen[:-4096]
                 silent_since = time.monotonic()
             elif time.monotonic() - silent_since >= quiet:
-                return
+                break
             time.sleep(0.01)
+        return bytes(seen)
+
+    def _receive_within(self, quiet: float, due: _Due, waiting_for: str) -> bytes:
+        """What arrives within `quiet` seconds (b"" if nothing), up to the deadline."""
+        soon = _Due(time.monotonic() + quiet, due.timeout)
+        try:
+            return self._receive(4096, min(soon, due), waiting_for)
+        except BoardTimeoutError:
+            if time.monotonic() >= due.deadline:
+                raise
+            return b""
 
     # -- raw REPL commands ------------------------------------------------------------
 
     def interrupt(self) -> None:
         """Stop whatever the board runs (Ctrl-C twice: code may catch the first) and
         discard what it printed."""
+        self._interrupt()
+
+    def _interrupt(self) -> bytes:
+        """`interrupt`, returning the last of what the board printed."""
         due = self._due(None)
+        seen = b""
         for _ in range(2):
             self._send(b"\x03")
-            self._drain(0.05, due)
+            seen += self._drain(0.05, due)
         self._in_raw_repl = False
+        return seen
 
-    def _expect_raw_prompt(self, due: _Due) -> None:
-        self._read_until(RAW_BANNER, due, "the raw REPL prompt")
+    def _expect_raw_prompt(self, due: _Due) -> bytes:
+        """Read up to the raw REPL prompt, which the board sends once it waits there."""
+        text = self._read_until(RAW_BANNER, due, "the raw REPL prompt")
         line_end = self._read_until(b">", due, "the raw REPL prompt")
         if line_end not in (b"\r\n>", b"\n>"):
             raise LinkError(self.port, f"unexpected end of the raw REPL banner: {line_end!r}")
+        return text
+
+    def _reach_raw_prompt(self, due: _Due) -> bytes:
+        """Send Ctrl-A until the raw REPL prompt comes. A CircuitPython board waiting
+        for any key after code.py swallows the Ctrl-A and starts its friendly REPL: an
+        answer without the raw REPL banner, then silence, means: send another. Long
+        silence means code still runs (it caught the Ctrl-C, or got it too early):
+        interrupt it again."""
+        self._send(b"\x01")
+        text = bytearray()
+        answered = resent = False
+        silent_since = time.monotonic()
+        while True:
+            data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
+            if not data:
+                if answered or time.monotonic() - silent_since >= _STUCK:
+                    self._send(b"\x01" if answered else b"\x03\x01")
+                    answered, resent = False, True
+                    silent_since = time.monotonic()
+                continue
+            answered = True
+            silent_since = time.monotonic()
+            text += data
+            del text[:-4096]  # enough for the last banners
+            clean = strip_osc(bytes(text))
+            at = clean.rfind(RAW_BANNER)
+            line_end = clean[at + len(RAW_BANNER) :] if at >= 0 else b""
+            if line_end in (b"\r\n>", b"\n>"):
+                break
+            if line_end and not b"\r\n>".startswith(line_end) and line_end != b"\n":
+                raise LinkError(self.port, f"unexpected end of the raw REPL banner: {line_end!r}")
+        if resent:  # the first Ctrl-A may yet bring a banner: read past what it could send
+            self._send(b"pass\x04")
+            text += self._read_until(b"OK\x04\x04>", due, "the raw REPL prompt")
+        return bytes(text)
 
     def enter_raw_repl(self, soft_reset: bool = False) -> None:
         """Interrupt the board and switch it to the raw REPL; optionally soft-reboot it
-        there first (clearing its state)."""
-        self.interrupt()
+        there first (clearing its state). Sets `flavour`."""
+        seen = self._interrupt()
         due = self._due(None)
-        self._send(b"\x01")
-        self._expect_raw_prompt(due)
+        seen += self._reach_raw_prompt(due)
         if soft_reset:
             self._send(b"\x04")
-            self._read_until(b"soft reboot", due, "the soft reboot")
-            self._expect_raw_prompt(due)
+            # Its own line ("MPY: soft reboot", "soft reboot") may be translated.
+            seen += self._expect_raw_prompt(due)
         self._in_raw_repl = True
+        self.flavour = flavour_in(seen) or self.flavour
+        if self.flavour is None:
+            self._ask_flavour(due)
+
+    def _ask_flavour(self, due: _Due) -> None:
+        """No banner came by: ask the board (in the raw REPL)."""
+        try:
+            name = self.exec(
+                "print(__import__('sys').implementation.name)",
+                timeout=max(0.0, due.deadline - time.monotonic()),
+            )
+        except AttributeError:  # MicroPython before sys.implementation
+            name = b""
+        self.flavour = "circuitpython" if name.strip() == b"circuitpython" else "micropython"
 
     def exit_raw_repl(self) -> None:
-        """Back to the friendly REPL (``>>>``)."""
+        """Back to the friendly REPL (``>>>``; on CircuitPython, a fresh VM)."""
         self._send(b"\x02")
-        self._read_until(b">>> ", self._due(None), "the friendly REPL prompt")
+        banner = self._read_until(b">>> ", self._due(None), "the friendly REPL prompt")
+        self.flavour = flavour_in(banner) or self.flavour
         self._in_raw_repl = False
 
     def soft_reset(self) -> None:
-        """Soft-reboot the board (its Python state is cleared) and leave it in the raw REPL."""
+        """Soft-reboot the board (its Python state is cleared) and leave it in the raw REPL
+        (CircuitPython runs no code.py then)."""
         self.enter_raw_repl(soft_reset=True)
 
     def exec(
@@ -261,10 +347,12 @@ class Link:
 
         `on_output` gets the printed bytes as they arrive. An exception on the board is
         raised here with the same builtin type (else McuError) and the board's
-        traceback; a reboot during the run raises BoardResetError.
+        traceback; a reboot during the run raises BoardResetError. On CircuitPython,
+        OSC escapes (status-bar updates) are taken out of the output.
         """
         due = self._due(timeout)
         self._upload(_source(code), due)
+        osc = OscFilter(active=self.flavour == "circuitpython")
         reply = bytearray()  # <stdout> 0x04 <traceback> 0x04 ">"
         streamed = 0
         while True:
@@ -273,7 +361,9 @@ class Link:
             if on_output is not None and streamed >= 0:
                 stop = len(reply) if stdout_end < 0 else stdout_end
                 if stop > streamed:
-                    on_output(bytes(reply[streamed:stop]))
+                    _call(on_output, osc.feed(bytes(reply[streamed:stop])))
+                if stdout_end >= 0:
+                    _call(on_output, osc.flush())
                 streamed = stop if stdout_end < 0 else -1
             traceback_end = reply.find(b"\x04", stdout_end + 1) if stdout_end >= 0 else -1
             if 0 <= traceback_end < len(reply) - 1:
@@ -286,8 +376,9 @@ class Link:
             )
         self._kept[:0] = after[1:]
         self._in_raw_repl = True
+        stdout, traceback = osc.strip(stdout), osc.strip(traceback)
         if traceback:
-            raise _board_error(traceback.decode(errors="replace"))
+            raise board_error(traceback.decode(errors="replace"))
         return stdout
 
     def exec_start(self, code: Union[str, bytes]) -> None:
@@ -356,6 +447,11 @@ class _Due(NamedTuple):
     timeout: float
 
 
+def _call(on_output: Callable[[bytes], None], data: bytes) -> None:
+    if data:
+        on_output(data)
+
+
 def _source(code: Union[str, bytes]) -> bytes:
     data = code.encode() if isinstance(code, str) else bytes(code)
     for byte, name in _FORBIDDEN.items():
@@ -366,19 +462,3 @@ def _source(code: Union[str, bytes]) -> bytes:
                 f"raw REPL would act on; write it as an escape such as '\\x{byte:02x}'"
             )
     return data
-
-
-def _board_error(traceback: str) -> BaseException:
-    """The host exception for a board traceback: its last lines say ``Type: message``."""
-    lines = traceback.rstrip().splitlines()
-    last_frame = max((i for i, line in enumerate(lines) if line.startswith("  File ")), default=0)
-    exception = "\n".join(lines[last_frame + 1 :]) or (lines[-1] if lines else "Exception")
-    type_name, _, message = exception.partition(":")
-    message = message.strip()
-    number = re.match(r"\[Errno (\d+)\]", message)
-    return board_exception(
-        type_name.strip(),
-        (message,) if message else (),
-        board_traceback=traceback,
-        errno=int(number.group(1)) if number else None,
-    )

@@ -7,12 +7,14 @@ class Flash:
 
     Plain VfsPosix(root) lets '/../etc' escape the root (and its rename is broken when
     given a root), so every path is normalised first and handed to a root-less VfsPosix.
+    Mounted read-only (CircuitPython's drive while USB has it), writes raise OSError 30.
     """
 
     def __init__(self, root):
         self._root = root.rstrip("/")
         self._host = os.VfsPosix()
         self._cwd = "/"
+        self._readonly = False
 
     def _path(self, path):
         if path[:1] != "/":
@@ -29,8 +31,13 @@ class Flash:
     def _host_path(self, path):
         return self._root + self._path(path)
 
+    def _writable_path(self, path):
+        if self._readonly:
+            raise OSError(30)  # EROFS
+        return self._host_path(path)
+
     def mount(self, readonly, mkfs):
-        pass
+        self._readonly = readonly
 
     def umount(self):
         pass
@@ -45,7 +52,8 @@ class Flash:
         return self._cwd
 
     def open(self, path, mode):
-        return self._host.open(self._host_path(path), mode)
+        writes = "r" not in mode or "+" in mode
+        return self._host.open((self._writable_path if writes else self._host_path)(path), mode)
 
     def ilistdir(self, path):
         return self._host.ilistdir(self._host_path(path))
@@ -57,13 +65,13 @@ class Flash:
         return self._host.statvfs(self._host_path(path))
 
     def mkdir(self, path):
-        self._host.mkdir(self._host_path(path))
+        self._host.mkdir(self._writable_path(path))
 
     def rmdir(self, path):
-        self._host.rmdir(self._host_path(path))
+        self._host.rmdir(self._writable_path(path))
 
     def remove(self, path):
-        self._host.remove(self._host_path(path))
+        self._host.remove(self._writable_path(path))
 
     def rename(self, old, new):
-        self._host.rename(self._host_path(old), self._host_path(new))
+        self._host.rename(self._writable_path(old), self._writable_path(new))
