@@ -142,9 +142,11 @@ class Session:
         self._reader = framing.ReplyReader(self.link.serial, self.link.port, self.on_text, self)
         self.lost = None
         self.info = self._request(b"I", None, timeout=10.0)
-        _name, _version, mpy, _platform, self._dir, builtin_names = self.info
+        name, _version, mpy, _platform, self._dir, builtin_names = self.info
         self.builtins = frozenset(builtin_names)
-        self.format = BoardFormat.from_mpy(mpy) if mpy else BoardFormat(source_only=True)
+        # CircuitPython's .mpy files are its own: it gets source, whatever _mpy says.
+        source_only = not mpy or name == "circuitpython"
+        self.format = BoardFormat(source_only=True) if source_only else BoardFormat.from_mpy(mpy)
 
     def close(self) -> None:
         """Run the bundles' teardown code, stop the agent (back to the REPL), close the link."""
@@ -491,7 +493,8 @@ def connect(port: str | None = None, **options: Any) -> Session:
     from belay_hook import ports
     from belay_hook.link import Link
 
-    emulator_opts = {k: options.pop(k) for k in ("heap", "show_pins", "flash_dir") if k in options}
+    emulator_keys = ("heap", "show_pins", "flash_dir", "flavour", "language")
+    emulator_opts = {k: options.pop(k) for k in emulator_keys if k in options}
     baudrate = options.pop("baudrate", 115200)
     names = ("timeout", "soft_reset", "on_text", "reconnect_attempts", "reconnect_delay")
     session_opts = {k: options.pop(k) for k in names if k in options}
