@@ -33,6 +33,11 @@ EXPECTED = {
         "results: [50.0, 100.0, 150.0]",
         "went through the board and back: host rejects channel 2",
     ],
+    "14_events": [
+        "host: button pressed (presses so far: 1)",
+        "host: button released (presses so far: 3)",
+        "host: the board counted 3 presses",
+    ],
 }
 
 

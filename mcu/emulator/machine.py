@@ -24,17 +24,43 @@ def _attach(state):
     _inputs = open(state + "/inputs", "rb")
 
 
+_read_lock = _thread.allocate_lock()  # the irq watcher thread reads inputs too
+_watched = {}  # pin id -> [Pin, last level] for pins with an irq handler
+
+
 def _input(pin_id, default):
     # The host only ever appends, so read what is new since last time.
     global _pending
-    data = _inputs.read()
-    if data:
-        lines = (_pending + data).split(b"\n")
-        _pending = lines.pop()
-        for line in lines:
-            key, value = line.split()
-            _levels[key.decode()] = int(value)
-    return _levels.get(str(pin_id), default)
+    with _read_lock:
+        data = _inputs.read()
+        if data:
+            lines = (_pending + data).split(b"\n")
+            _pending = lines.pop()
+            for line in lines:
+                key, value = line.split()
+                _levels[key.decode()] = int(value)
+        return _levels.get(str(pin_id), default)
+
+
+def _watch_irqs():
+    # Poll the input levels and schedule handlers on the edges they asked for,
+    # so they run between bytecodes of the main program, as a soft pin IRQ does.
+    while _watched:
+        for pin_id in list(_watched):
+            entry = _watched.get(pin_id)
+            if entry is None:
+                continue
+            pin, last = entry
+            level = pin.value()
+            if level != last:
+                entry[1] = level
+                handler, trigger = pin._irq
+                if trigger & (Pin.IRQ_RISING if level else Pin.IRQ_FALLING):
+                    try:
+                        micropython.schedule(handler, pin)
+                    except RuntimeError:
+                        pass  # queue full: the edge is lost, as on a busy board
+        time.sleep_ms(2)
 
 
 class Pin:
@@ -95,8 +121,15 @@ class Pin:
         self.value(1 - self._pin[2])
 
     def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
-        # Stored only: the emulator does not raise pin interrupts.
+        # Edges of an input driven by Emulator.set_input call `handler(pin)`.
         self._irq = (handler, trigger)
+        if handler is None:
+            _watched.pop(self._id, None)
+            return
+        start = not _watched
+        _watched[self._id] = [self, self.value()]
+        if start:
+            _thread.start_new_thread(_watch_irqs, ())
 
     def __repr__(self):
         return "Pin(%r)" % (self._id,)
