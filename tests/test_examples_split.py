@@ -215,6 +215,10 @@ def _run_board_part(
     built = bundle.build(result, fmt)
     (folder / ("board_part.mpy" if built.is_mpy else "board_part.py")).write_bytes(built.code)
     (folder / "machine.py").write_text(FAKE_MACHINE, encoding="utf-8")
+    # On a board the agent provides `belay_hook.emit`; here a stand-in prints events.
+    (folder / "belay_hook.py").write_text(
+        "def emit(topic, value=None):\n    print('event', topic, value)\n", encoding="utf-8"
+    )
     if calls is None:
         calls = [_call(name, kind) for name, kind in _callable(result.details).items()]
     runner = ["import board_part", *calls, "print('ran all')"]
