@@ -40,7 +40,7 @@ _LAZY = {
     "split": "belay_hook.splitter",
     "Split": "belay_hook.split_result",
     "install": "belay_hook.importhook",
-    "connect": "belay_hook.rpc",
+    "connect": "belay_hook.connect",
     "timeout": "belay_hook.rpc",
     "on_event": "belay_hook.events",
 }

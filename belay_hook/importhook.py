@@ -24,8 +24,9 @@ from types import ModuleType
 from typing import Any, Dict, List, Sequence
 
 from belay_hook import bundle, ports, stubs
+from belay_hook.connect import connect
 from belay_hook.markers import NEEDLE
-from belay_hook.rpc import Session, connect
+from belay_hook.rpc import Session
 
 # Never ours to split: the standard library, and belay_hook itself (its own
 # source mentions the marker text).
@@ -164,7 +165,7 @@ def install(
     then the one USB board attached, then the emulator. ``boards`` names more
     boards (``{"left": "/dev/ttyACM0", "right": "emulator"}``, default
     ``[tool.belay_hook.boards]``); a module picks one with a module-level
-    ``__board__ = "left"``. ``options`` go to :func:`belay_hook.rpc.connect`
+    ``__board__ = "left"``. ``options`` go to :func:`belay_hook.connect.connect`
     (``timeout``, ``soft_reset``, ``baudrate``, ``reconnect_attempts``,
     ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """

@@ -9,21 +9,19 @@ here, nesting both ways) and send events (handed to :mod:`belay_hook.events`).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import hashlib
 import itertools
-import re
 import select
 import threading
 import time
-import zlib
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from serial import SerialException
 
-from belay_hook import events, framing, mcu_files, proxies
+from belay_hook import events, framing, proxies
+from belay_hook.agent_upload import agent_loader, agent_source
 from belay_hook.bundle import BoardFormat, Bundle
 from belay_hook.codec import DecodeError
 from belay_hook.errors import (
@@ -53,31 +51,6 @@ def timeout(seconds: float | None) -> Iterator[None]:
         yield
     finally:
         _local.timeout = old
-
-
-def agent_source() -> str:
-    """The agent minified: no comments, no blank lines, one space per indent level.
-
-    It goes through the raw REPL at every connect, so its size is connect time
-    on a slow UART.
-    """
-    text = mcu_files.path("agent.py").read_text(encoding="utf-8")
-    out = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        line = re.sub(r"  # .*$", "", line.rstrip())
-        out.append(re.sub(r"^(?: {4})+", lambda m: " " * (len(m.group(0)) // 4), line))
-    return "\n".join(out) + "\n"
-
-
-def agent_loader(source: str) -> str:
-    """A few lines that unpack the zlib-compressed agent on the board (a third the bytes)."""
-    packed = base64.b64encode(zlib.compress(source.encode(), 9)).decode()
-    return (
-        "import deflate,io,binascii\n"
-        f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')),deflate.ZLIB).read())\n"
-    )
 
 
 class Session:
@@ -482,42 +455,3 @@ def _hashable(value: Any) -> bool:
 
 def _str_args(exc: BaseException) -> list:
     return [a if isinstance(a, (str, int, float)) else str(a) for a in exc.args]
-
-
-def connect(port: str | None = None, **options: Any) -> Session:
-    """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says).
-
-    Options: ``timeout`` (seconds per call, None for none), ``soft_reset``,
-    ``baudrate``; for the emulator also ``heap``, ``show_pins`` and ``flash_dir``.
-    """
-    from belay_hook import ports
-    from belay_hook.link import Link
-
-    emulator_keys = ("heap", "show_pins", "flash_dir", "flavour", "language")
-    emulator_opts = {k: options.pop(k) for k in emulator_keys if k in options}
-    baudrate = options.pop("baudrate", 115200)
-    names = ("timeout", "soft_reset", "on_text", "reconnect_attempts", "reconnect_delay")
-    session_opts = {k: options.pop(k) for k in names if k in options}
-    if options:
-        raise TypeError(f"unknown board option(s): {', '.join(sorted(options))}")
-    port = ports.resolve(port)
-    emulator = None
-    if port == ports.EMULATOR:
-        from belay_hook.emulator import Emulator
-
-        emulator = Emulator(**emulator_opts)
-        emulator.start()
-        port = emulator.port
-    elif emulator_opts:
-        raise TypeError(f"{', '.join(emulator_opts)}: options of the emulator, not of {port}")
-    link = Link(port, baudrate=baudrate)
-    try:
-        link.open()
-        session = Session(link, **session_opts)
-        session.emulator = emulator
-        return session.start()
-    except BaseException:
-        link.close()
-        if emulator is not None:
-            emulator.close()
-        raise

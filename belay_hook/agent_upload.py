@@ -1,0 +1,38 @@
+"""The resident agent as it travels: minified, and packed where the board can unpack it.
+
+``mcu/agent.py`` is written to be read; what goes through the raw REPL at every
+connect is smaller, because on a slow UART its size is the connect time.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+
+from belay_hook import mcu_files
+
+
+def agent_source() -> str:
+    """The agent minified: no comments, no blank lines, one space per indent level.
+
+    It goes through the raw REPL at every connect, so its size is connect time
+    on a slow UART.
+    """
+    text = mcu_files.path("agent.py").read_text(encoding="utf-8")
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        line = re.sub(r"  # .*$", "", line.rstrip())
+        out.append(re.sub(r"^(?: {4})+", lambda m: " " * (len(m.group(0)) // 4), line))
+    return "\n".join(out) + "\n"
+
+
+def agent_loader(source: str) -> str:
+    """A few lines that unpack the zlib-compressed agent on the board (a third the bytes)."""
+    packed = base64.b64encode(zlib.compress(source.encode(), 9)).decode()
+    return (
+        "import deflate,io,binascii\n"
+        f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')),deflate.ZLIB).read())\n"
+    )
