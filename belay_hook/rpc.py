@@ -75,7 +75,6 @@ class Session:
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
         self.builtins: frozenset = frozenset()  # names the board has without importing
-        self.loaded: Dict[str, str] = {}  # host module -> bundle digest
         self.manifests: Dict[str, dict] = {}  # host module -> its bundle's manifest
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
         self.ram_only = False  # the board's filesystem refused a bundle: load into RAM
@@ -193,7 +192,6 @@ class Session:
                 f"({len(bundle.code)} bytes of {'.mpy' if bundle.is_mpy else 'source'}): "
                 "a bigger heap or a smaller module is needed"
             ) from exc
-        self.loaded[module] = bundle.digest
         self.manifests[module] = bundle.manifest
         self._bundles[module] = bundle
 
@@ -254,7 +252,7 @@ class Session:
     def _flush_dropped(self) -> None:
         if self._dropped and self._reader is not None:
             dropped, self._dropped = self._dropped, []
-            self.link.serial.write(framing.request(b"F", 0, dropped))
+            framing.write(self.link.serial, framing.request(b"F", 0, dropped))
 
     # ------------------------------------------------------------- plumbing
 
@@ -290,8 +288,8 @@ class Session:
                 self._busy -= 1
         if kind == b"R":
             return result
-        type_name, args, errno, board_tb = result
-        exc = board_exception(type_name, tuple(args), board_tb, errno)
+        type_name, args, error_number, board_tb = result
+        exc = board_exception(type_name, tuple(args), board_tb, error_number)
         if host_error is not None:  # a host function raised during this call
             if type(host_error).__name__ == type_name:
                 exc.__cause__ = host_error
@@ -345,7 +343,7 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - it travels to the board as its own type
             error = exc
             frame = framing.request(b"A", rid, (False, (type(exc).__name__, _str_args(exc))))
-        self.link.serial.write(frame)
+        framing.write(self.link.serial, frame)
         return error
 
     def _interrupt(self, frame_id: int) -> bool:
