@@ -1,7 +1,7 @@
 """Host stand-ins for names that live on the board.
 
-The splitter puts one line per marked function into the host module, calling
-:func:`stub`. The stub has the board function's signature, so a wrong call
+The splitter puts one line per marked function or class into the host module,
+calling :func:`stub`. The stub has the board function's signature, so a wrong call
 fails here with Python's own ``TypeError`` before anything is sent; arguments
 left to their defaults are not sent, so the board applies its own defaults
 (they may name things only the board has, like ``Pin.OUT``).
@@ -20,7 +20,15 @@ from belay_hook.tracebacks import without_internal_frames
 
 
 class Board(Protocol):
-    def call(self, module: str, name: str, args: tuple, kwargs: dict) -> Any: ...
+    """What stubs need of a board session (:class:`belay_hook.rpc.Session`)."""
+
+    manifests: Dict[str, dict]
+
+    def call(
+        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
+    ) -> Any: ...
+
+    def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None: ...
 
 
 # host module name -> the board that holds its bundle; the import hook fills it.
