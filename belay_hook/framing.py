@@ -1,11 +1,12 @@
 """Frames on the serial line, matching ``mcu/agent.py``.
 
-Requests (host to board) are ``0xFE``, eight hex digits of body length, eight
-of request id, and the body.
-The body is escaped so it never holds 0x03: that byte stays Ctrl-C, an
-interrupt, all the way to the board. Replies (board to host) are ``0xFE``, a
-kind byte, a 4-byte little-endian length and the body; whatever the board
-prints between frames is text, and UTF-8 text never holds 0xFE.
+Requests (host to board) are ``0xFE``, the body length, the frame id, and the
+body; length and id are each one digit (how many hex digits follow) and that
+many hex digits, so a small call's header is five bytes of plain text. The
+body is escaped so it never holds 0x03: that byte stays Ctrl-C, an interrupt,
+all the way to the board. Replies (board to host) are ``0xFE``, a kind byte,
+the body length as a varint, and the body; whatever the board prints between
+frames is text, and UTF-8 text never holds 0xFE.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import codecs
 import errno
 import os
 import select
-import struct
 import sys
 import time
 from typing import Any, Callable, Tuple
@@ -23,9 +23,8 @@ from belay_hook.codec import Context, decode, encode, get_uint
 from belay_hook.errors import BoardResetError, BoardTimeoutError
 
 START = 0xFE
-KINDS = (b"R", b"E", b"K", b"V")  # result, error, call of a host function, event
+KINDS = b"REKV"  # result, error, call of a host function, event
 MAX_FRAME = 64 << 20  # no board sends more in one frame; a bigger length is garbage
-_HEAD = struct.Struct("<BcI")  # start byte, kind, body length
 
 
 def escape(body: bytes) -> bytes:
@@ -46,14 +45,18 @@ def request(op: bytes, rid: int, value: Any, context: Context | None = None) -> 
     parts = [op]
     encode(value, parts, "argument", context)
     body = escape(b"".join(parts))
-    return b"\xfe%08x%08x" % (len(body), rid) + body
+    return _header(len(body), rid) + body
 
 
-def call_prefix(module: str, name: str) -> bytes:
-    """The escaped start of every call request to ``module.name``: made once per stub."""
-    parts = [b"C", b"t\x04"]
-    encode(module, parts)
-    encode(name, parts)
+def _header(length: int, rid: int) -> bytes:
+    size, ident = b"%x" % length, b"%x" % rid
+    return b"\xfe%d%s%d%s" % (len(size), size, len(ident), ident)
+
+
+def call_prefix(handle: int) -> bytes:
+    """The escaped start of every call request to the function with ``handle``."""
+    parts = [b"c", b"t\x03"]
+    encode(handle, parts)
     return escape(b"".join(parts))
 
 
@@ -65,7 +68,7 @@ def call_request(
     encode(args, parts, "argument", context)
     encode(kwargs, parts, "keyword argument", context)
     body = prefix + escape(b"".join(parts))  # escaping is bytewise: parts escape alone
-    return b"\xfe%08x%08x" % (len(body), rid) + body
+    return _header(len(body), rid) + body
 
 
 class ReplyReader:
@@ -121,26 +124,42 @@ class ReplyReader:
         elif start:
             self._emit(buf[:start])
             del buf[:start]
-        if len(buf) < _HEAD.size:
+        head = self._head()
+        if head is None:
             return None
-        _, kind, length = _HEAD.unpack_from(buf)
+        kind, size, length = head
         if kind not in KINDS or length > MAX_FRAME:  # not a frame: garbage on the line
             self._emit(buf[:1])
             del buf[:1]
             return self._take_frame()
-        end = _HEAD.size + length
+        end = size + length
         if len(buf) < end:
             return None
-        body = bytes(buf[_HEAD.size : end])
+        body = bytes(buf[size:end])
         del buf[:end]
         rid, i = get_uint(body, 0)
-        return kind, rid, decode(body, i, self.context)[0]
+        return bytes((kind,)), rid, decode(body, i, self.context)[0]
+
+    def _head(self) -> Tuple[int, int, int] | None:
+        """(kind, header size, body length) of the frame at the buffer's head, once
+        its header is all there."""
+        buf = self._buf
+        if len(buf) < 3:
+            return None
+        length = shift = 0
+        for i in range(2, min(len(buf), 12)):
+            length |= (buf[i] & 127) << shift
+            shift += 7
+            if buf[i] < 128:
+                return buf[1], i + 1, length
+        return (buf[1], 12, MAX_FRAME + 1) if len(buf) >= 12 else None
 
     def _missing(self) -> int:
         """Bytes still to come for the frame at the head of the buffer (0: no header yet)."""
-        if len(self._buf) < _HEAD.size:
+        head = self._head()
+        if head is None:
             return 0
-        return _HEAD.size + _HEAD.unpack_from(self._buf)[2] - len(self._buf)
+        return head[1] + head[2] - len(self._buf)
 
     def _fill(self, n: int, deadline: float, timeout: float, what: str) -> None:
         """Read ``n`` more bytes into the buffer (at least one when ``n`` is 0)."""

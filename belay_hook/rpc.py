@@ -35,6 +35,7 @@ from belay_hook.tracebacks import with_board_frames
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 _NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
+_CALLED_BY_HANDLE = ("function", "async_function", "class", "teardown")
 _local = threading.local()
 
 
@@ -87,6 +88,7 @@ class Session:
         self._dropped: List[int] = []  # proxies freed on the host, to tell the board
         self._watcher: threading.Thread | None = None
         self._prefixes: Dict[Tuple[str, str], bytes] = {}  # (module, name) -> call prefix
+        self._handles: Dict[Tuple[str, str], int] = {}  # (module, name) -> function handle
         self._unpacks: bool | None = None  # the board has `deflate` for a packed agent
         self._busy = 0  # requests under way in the thread holding the lock
         self._bundles: Dict[str, Bundle] = {}  # to put back after a reset, in import order
@@ -153,7 +155,11 @@ class Session:
         """Run ``module.name(*args, **kwargs)`` on the board and return its result."""
         prefix = self._prefixes.get((module, name))
         if prefix is None:
-            prefix = self._prefixes[module, name] = framing.call_prefix(module, name)
+            handle = self._handles.get((module, name))
+            if handle is None:  # not an export of a loaded bundle: call it by name
+                value = (module, name, tuple(args), dict(kwargs))
+                return self._request(b"C", value, timeout=timeout, what=f"{name}()")
+            prefix = self._prefixes[module, name] = framing.call_prefix(handle)
         rid = next(self._ids)
         frame = framing.call_request(prefix, rid, tuple(args), dict(kwargs), self)
         return self._exchange(frame, rid, timeout, f"{name}()")
@@ -178,14 +184,15 @@ class Session:
         base = f"b{tag}_{bundle.digest}"
         path = f"{self._dir}/{base}.{'mpy' if bundle.is_mpy else 'py'}"
         what = f"import of {module}"
+        handles = self._handles_for(module, bundle.manifest)
         try:
             if self.ram_only:
-                self._load_into_ram(module, bundle, what)
+                self._load_into_ram(module, bundle, handles, what)
             elif self._upload(path, bundle.code):
-                self._request(b"L", (module, base), what=what)
+                self._request(b"L", (module, base, handles), what=what)
             else:
                 self.ram_only = True
-                self._load_into_ram(module, bundle, what)
+                self._load_into_ram(module, bundle, handles, what)
         except MemoryError as exc:
             raise MemoryError(
                 f"the board ran out of memory loading module {module!r} "
@@ -209,10 +216,20 @@ class Session:
         self.uploaded_bytes += len(code)
         return True
 
-    def _load_into_ram(self, module: str, bundle: Bundle, what: str) -> None:
+    def _load_into_ram(self, module: str, bundle: Bundle, handles: list, what: str) -> None:
         source = bundle.split.mcu_source
-        self._request(b"R", (module, bundle.split.filename, source), what=what)
+        self._request(b"R", (module, bundle.split.filename, source, handles), what=what)
         self.uploaded_bytes += len(source.encode())
+
+    def _handles_for(self, module: str, manifest: dict) -> list:
+        """[handle, name] for each function or class the bundle exports: a call then
+        names its target in a byte or two instead of by module and name."""
+        pairs = []
+        for name, export in manifest.get("exports", {}).items():
+            if export.get("kind") in _CALLED_BY_HANDLE:
+                handle = self._handles.setdefault((module, name), len(self._handles) + 1)
+                pairs.append([handle, name])
+        return pairs
 
     # ------------------------------------------------ proxies (codec context)
 

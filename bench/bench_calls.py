@@ -318,10 +318,15 @@ class _Counting:
 
 
 def _our_wire_bytes(module: str) -> Tuple[int, int]:
-    """Bytes of a noop() request frame and of its reply (request id below 128)."""
+    """Bytes of a noop() request frame and of its reply (function handle 1, request id 100)."""
     from belay_hook import framing
 
-    return len(framing.request(b"C", 100, (module, "noop", (), {}))), 8
+    request = framing.call_request(framing.call_prefix(1), 100, (), {})
+    return len(request), len(_REPLY_NONE)
+
+
+# A board's reply to request 100 returning None: 0xFE, 'R', length 2, id 100, 'N'.
+_REPLY_NONE = b"\xfeR\x02\x64N"
 
 
 @contextlib.contextmanager
@@ -637,7 +642,7 @@ def _raw_round_trip(fd: int, frame: bytes) -> None:
     """Write a frame with one os.write; read one reply frame with select + os.read."""
     os.write(fd, frame)
     got = b""
-    while len(got) < 6 or len(got) < 6 + int.from_bytes(got[2:6], "little"):
+    while len(got) < 3 or len(got) < 3 + got[2]:  # 0xFE, kind, one-byte varint length
         select.select([fd], [], [])
         got += os.read(fd, 65536)
 
@@ -655,13 +660,14 @@ def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, 
         ours = OursBoard({}, folder, "breakdown", LinkResult("breakdown"))
         stack.callback(ours.close)
         session = ours.hook.session
-        frame = framing.request(b"C", 1, (ours.calls_name, "noop", (), {}))
-        reply_len = 8  # 0xFE, 'R', 4-byte length, varint id 1, 'N'
+        handle = session._handles[ours.calls_name, "noop"]
+        frame = framing.call_request(framing.call_prefix(handle), 1, (), {})
+        reply_len = len(_REPLY_NONE)
         floor = FloorBoard({})
         stack.callback(floor.close)
         sized = FloorBoard({})  # answers a request-sized frame with a reply-sized one
         stack.callback(sized.close)
-        reply = b"\xfeR\x02\x00\x00\x00\x01N"
+        reply = b"\xfeR\x02\x01N"  # the same size as _REPLY_NONE, for request id 1
         sized.link.exec_start(
             "import sys\nr=sys.stdin.buffer.read\nw=sys.stdout.buffer.write\n"
             f"R={reply!r}\nwhile 1:\n r({len(frame)})\n w(R)"

@@ -3,10 +3,12 @@
 # Uploaded once per session through the raw REPL and left running: each call
 # is then one framed request in and one framed reply out, nothing compiled.
 #
-# Host -> board:  0xFE, 8 hex digits body length, 8 hex digits frame id, body.
+# Host -> board:  0xFE, body length, frame id, body. The length and the id are
+#   each a digit (how many hex digits follow) and that many hex digits, so a
+#   small call's header is five bytes and never holds a control byte.
 #   The body never holds 0x03 (Ctrl-C must stay an interrupt): 0x10 is sent
 #   as 0x10 0x11 and 0x03 as 0x10 0x13.
-# Board -> host:  0xFE, kind byte, 4-byte little-endian length, body.
+# Board -> host:  0xFE, kind byte, body length (varint), body.
 #   Printed text passes between frames: UTF-8 never holds 0xFE.
 # Request body: op byte, then one value (see _enc for the tags).
 # Reply body: frame id (varint), then one value. Kinds: R result, E error,
@@ -20,6 +22,7 @@ import struct
 _in = sys.stdin.buffer
 _out = sys.stdout.buffer
 _mods = {}
+_fns = {}  # function handle -> (module, name)
 _refs = {}  # id -> board object the host holds a proxy for
 _n = [0, 0]  # last proxy id, last host-call id
 _busy = [0]  # a frame is being written: events emitted meanwhile wait in _later
@@ -161,7 +164,9 @@ def _send(kind, rid, value):
     n = 0
     for p in out:
         n += len(p)
-    head = b"\xfe" + kind + struct.pack("<I", n)
+    head = [b"\xfe" + kind]
+    _put_uint(n, head)
+    head = b"".join(head)
     if _lock:
         _lock.acquire()
     _busy[0] = 1
@@ -231,6 +236,12 @@ class _HostFn:
         if not (isinstance(t, type) and issubclass(t, Exception)):
             raise Exception("%s: %s" % r[1][:2])
         raise t(*r[1][1])
+
+
+def _handles(name, handles):
+    # Small numbers for the module's functions: a call then names one in a byte.
+    for h, f in handles:
+        _fns[h] = (name, f)
 
 
 def _load(name, base):
@@ -329,6 +340,9 @@ def _on(o, op, x):
 
 
 def _do(op, a):
+    if op == 99:  # c: (function handle, args, kwargs)
+        m, f = _fns[a[0]]
+        return _mods[m][f](*a[1], **a[2])
     if op == 67:  # C: (module, name, args, kwargs)
         return _mods[a[0]][a[1]](*a[2], **a[3])
     if op == 79:  # O: (proxy id, operation, argument)
@@ -341,10 +355,12 @@ def _do(op, a):
         _put(*a)
     elif op == 72:  # H: path
         return _has(a)
-    elif op == 76:  # L: (module, file base name)
-        _load(*a)
-    elif op == 82:  # R: (module, file name, source)
-        _ram(*a)
+    elif op == 76:  # L: (module, file base name, handles)
+        _load(a[0], a[1])
+        _handles(a[0], a[2])
+    elif op == 82:  # R: (module, file name, source, handles)
+        _ram(a[0], a[1], a[2])
+        _handles(a[0], a[3])
     elif op == 73:  # I
         i = sys.implementation
         import builtins
@@ -358,11 +374,12 @@ def _serve1(wait=0):
     if _poll:  # idle in short polls: scheduled callbacks (timers, pins) run between them
         while not _poll.poll(20):
             pass
-    h = _read(17)
+    h = _read(2)
     if h[0] != 254:
         return
-    n = int(h[1:9], 16)
-    rid = int(h[9:], 16)
+    h = _read(h[1] - 47)  # the length's hex digits and the id's digit count
+    n = int(h[:-1], 16)
+    rid = int(_read(h[-1] - 48), 16)
     try:
         b = _read(n)
     except MemoryError as e:
