@@ -14,6 +14,7 @@ import errno
 import hashlib
 import itertools
 import select
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
@@ -145,7 +146,10 @@ class Session:
                     try:
                         self.call(module, name, (), {})
                     except Exception as exc:  # noqa: BLE001 - one teardown must not stop others
-                        print(f"belay_hook: teardown {module}.{name}() failed on the board: {exc}")
+                        print(
+                            f"belay_hook: teardown {module}.{name}() failed on the board: {exc}",
+                            file=sys.stderr,
+                        )
 
     # ---------------------------------------------------------------- calls
 
