@@ -18,7 +18,6 @@ board path is checked to lie under the destination before it is written or delet
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
 import os
@@ -44,9 +43,12 @@ SKIPPED_DIRS = ("__pycache__",)  # CPython's caches: no board can load them
 SKIPPED_SUFFIXES = (".pyc",)
 _NATIVE = re.compile(rb"@micropython\.(?:" + bundle.NATIVE_EMITTERS.pattern.encode() + rb")\b")
 
-# Defined on the board for one sync. Prints (has sha256, has a2b_base64, sys.implementation._mpy).
+# Defined on the board for one sync. Everything it prints is plain fields and hex,
+# which the host parses; nothing the board sends is evaluated. Its first line says
+# whether the board has sha256 and a2b_base64 (1 or 0), and its .mpy format (-1: none).
 _HELPER = """\
 import os, sys
+from binascii import hexlify as _bh_x
 try:
     from hashlib import sha256 as _bh_h
 except (ImportError, AttributeError):
@@ -63,9 +65,9 @@ def _bh_ls(t):
     except OSError:
         return
     if not m & 0x4000:
-        print(repr(('f', t, -1)))
+        print('f', _bh_x(t.encode()).decode(), -1)
         return
-    print(repr(('d', t)))
+    print('d', _bh_x(t.encode()).decode())
     s = [t]
     while s:
         d = s.pop()
@@ -74,9 +76,9 @@ def _bh_ls(t):
             m = os.stat(p)
             if m[0] & 0x4000:
                 s.append(p)
-                print(repr(('d', p)))
+                print('d', _bh_x(p.encode()).decode())
             else:
-                print(repr(('f', p, m[6])))
+                print('f', _bh_x(p.encode()).decode(), m[6])
 def _bh_s(p):
     h = _bh_h()
     m = memoryview(_bh_b)
@@ -85,7 +87,7 @@ def _bh_s(p):
         while n:
             h.update(m[:n])
             n = f.readinto(_bh_b)
-    print(repr(h.digest()))
+    print(_bh_x(h.digest()).decode())
 def _bh_md(p):
     try:
         os.mkdir(p)
@@ -100,14 +102,14 @@ def _bh_c(p):
     _bh_f.close()
     _bh_f = None
     print(os.stat(p)[6])
-print(repr((_bh_h is not None, _bh_a is not None, getattr(sys.implementation, '_mpy', None))))
+print(int(_bh_h is not None), int(_bh_a is not None), getattr(sys.implementation, '_mpy', -1))
 """
 _CLEANUP = """\
 try:
     _bh_f.close()
 except Exception:
     pass
-del _bh_h, _bh_a, _bh_b, _bh_f, _bh_ls, _bh_s, _bh_md, _bh_o, _bh_c
+del _bh_h, _bh_a, _bh_x, _bh_b, _bh_f, _bh_ls, _bh_s, _bh_md, _bh_o, _bh_c
 import gc
 gc.collect()
 """
@@ -322,7 +324,9 @@ class _Sync:
     def run(self, dirs: List[str], sources: List[_Source]) -> SyncReport:
         self.link.open()
         answer = self._exec(_HELPER, "setting up the sync helper")
-        has_hash, self.has_base64, mpy_value = ast.literal_eval(answer)
+        has_hash, has_base64, mpy = (int(field) for field in answer.split())
+        self.has_base64 = bool(has_base64)
+        mpy_value = mpy if mpy >= 0 else None
         try:
             files = self._files(sources, mpy_value)
             remote_dirs = [self._remote(d) for d in dirs]
@@ -380,7 +384,9 @@ class _Sync:
         out = self._exec(f"_bh_ls({self.dst!r})", f"listing {self.dst}", SLOW)
         listing: Dict[str, int | None] = {}
         for line in out.splitlines():
-            kind, path, *size = ast.literal_eval(line)
+            kind, hex_path, *size = line.split()
+            path = bytes.fromhex(hex_path).decode()
+            size = [int(n) for n in size]
             if path == self.dst:
                 if kind == "f":
                     raise SyncError(f"board path {self.dst} is a file, not a folder")
@@ -436,14 +442,14 @@ class _Sync:
                 code = "\n".join(f"_bh_s({f.remote!r})" for f in group)
                 digests = self._exec(code, f"hashing {group[0].remote}...", SLOW).splitlines()
                 for f, digest in zip(group, digests):
-                    if ast.literal_eval(digest) == f.digest:
+                    if bytes.fromhex(digest.strip()) == f.digest:
                         yield f.remote
             return
         for f in candidates:  # no hashlib: the board sends the file back
             what = f"reading {f.remote}"
             self._exec(f"_bh_o({f.remote!r}, 'rb')", what)
             same = all(
-                ast.literal_eval(self._exec(f"print(repr(_bh_f.read({CHUNK})))", what))
+                bytes.fromhex(self._exec(f"print(_bh_x(_bh_f.read({CHUNK})).decode())", what))
                 == f.data[start : start + CHUNK]
                 for start in range(0, len(f.data), CHUNK)
             )
