@@ -28,12 +28,8 @@ MAX_FRAME = 64 << 20  # no board sends more in one frame; a bigger length is gar
 
 
 def escape(body: bytes) -> bytes:
-    """Make ``body`` free of 0x03 (and so of Ctrl-C); :func:`unescape` undoes it."""
+    """Make ``body`` free of 0x03 (and so of Ctrl-C); the agent's ``_serve1`` undoes it."""
     return body.replace(b"\x10", b"\x10\x11").replace(b"\x03", b"\x10\x13")
-
-
-def unescape(body: bytes) -> bytes:
-    return body.replace(b"\x10\x13", b"\x03").replace(b"\x10\x11", b"\x10")
 
 
 def request(op: bytes, rid: int, value: Any, context: Context | None = None) -> bytes:
