@@ -71,16 +71,19 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         ):
             return None
         try:
-            if _MARK not in Path(spec.origin).read_bytes():
-                return None
+            data = Path(spec.origin).read_bytes()
         except OSError:
             return None
-        return importlib.util.spec_from_file_location(
+        if _MARK not in data:
+            return None
+        ours = importlib.util.spec_from_file_location(
             fullname,
             spec.origin,
             loader=self,
             submodule_search_locations=spec.submodule_search_locations,
         )
+        ours.loader_state = data  # type: ignore[union-attr]  # read once: exec_module uses it
+        return ours
 
     # ---------------------------------------------------------------- loader
 
@@ -88,8 +91,10 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None  # the default module object is right
 
     def exec_module(self, module: ModuleType) -> None:
-        path = module.__spec__.origin  # type: ignore[union-attr]
-        source = importlib.util.decode_source(Path(path).read_bytes())
+        spec = module.__spec__
+        path = spec.origin  # type: ignore[union-attr]
+        data = spec.loader_state or Path(path).read_bytes()  # type: ignore[union-attr]
+        source = importlib.util.decode_source(data)
         result = bundle.split_cached(source, path)
         if result.has_mcu:
             board = self.board(_board_name(source, path))
