@@ -61,21 +61,26 @@ def track(session: Any) -> None:
         session.watch()
 
 
-def dispatch(session: Any, topic: str, value: Any) -> None:
-    """Queue an event for the handlers; called by the session's reader."""
-    global _dispatcher
+def dispatch(topic: str, value: Any) -> None:
+    """Queue an event for the handlers; called by a session's reader."""
     _queue.put((topic, value))
-    with _lock:
-        if _dispatcher is None or not _dispatcher.is_alive():
-            _dispatcher = threading.Thread(target=_run, name="belay_hook events", daemon=True)
-            _dispatcher.start()
+    _ensure_dispatcher()
 
 
 def wait_idle(timeout: float = 5.0) -> bool:
     """Wait until every queued event has been handled (for tests and orderly exits)."""
     done = threading.Event()
     _queue.put((None, done))
+    _ensure_dispatcher()
     return done.wait(timeout)
+
+
+def _ensure_dispatcher() -> None:
+    global _dispatcher
+    with _lock:
+        if _dispatcher is None or not _dispatcher.is_alive():
+            _dispatcher = threading.Thread(target=_run, name="belay_hook events", daemon=True)
+            _dispatcher.start()
 
 
 def _run() -> None:

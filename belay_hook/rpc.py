@@ -331,7 +331,7 @@ class Session:
                 if kind == b"K":
                     host_error = self._serve_host_call(rid, result) or host_error
                 elif kind == b"V":
-                    events.dispatch(self, *result)
+                    events.dispatch(*result)
                 elif rid == frame_id:
                     return kind, result, host_error
                 # else: the answer to a call given up on earlier
@@ -374,7 +374,7 @@ class Session:
             while self._reader is not None:
                 kind, rid, result = self._reader.read_frame(2.0)
                 if kind == b"V":
-                    events.dispatch(self, *result)
+                    events.dispatch(*result)
                 elif rid == frame_id and kind in (b"R", b"E"):
                     return True
         except (BelayHookError, DecodeError, OSError, SerialException):
@@ -441,7 +441,7 @@ class Session:
                         while frame is not None:
                             kind, rid, result = frame
                             if kind == b"V":
-                                events.dispatch(self, *result)
+                                events.dispatch(*result)
                             elif kind == b"K":
                                 self._serve_host_call(rid, result)
                             frame = reader.poll()
