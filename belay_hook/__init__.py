@@ -37,12 +37,12 @@ __all__ = [
 
 # Imported on first use: ``import belay_hook`` stays cheap (libcst loads only to split).
 _LAZY = {
-    "split": "belay_hook.splitter",
-    "Split": "belay_hook.split_result",
+    "split": "belay_hook.splitter.cut",
+    "Split": "belay_hook.splitter.result",
     "install": "belay_hook.importhook",
     "connect": "belay_hook.connect",
-    "timeout": "belay_hook.rpc",
-    "on_event": "belay_hook.events",
+    "timeout": "belay_hook.rpc.session",
+    "on_event": "belay_hook.rpc.events",
 }
 
 

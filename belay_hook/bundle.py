@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Dict, Union
 
 from belay_hook import __version__, cache
-from belay_hook.markers import source_lines
-from belay_hook.split_result import Export as Export  # re-exported: bundle.Export
-from belay_hook.split_result import Split
+from belay_hook.splitter.markers import source_lines
+from belay_hook.splitter.result import Export as Export  # re-exported: bundle.Export
+from belay_hook.splitter.result import Split
 
 # Index = MP_NATIVE_ARCH_* value in MicroPython's persistentcode.h.
 ARCHS = (
@@ -39,13 +39,13 @@ NATIVE_EMITTERS = re.compile(r"native|viper|asm_\w+")  # @micropython.<this> nee
 
 # Every module whose code shapes a split, read as files: importing the splitter
 # would load libcst, which a warm-cache import never needs.
-SPLIT_MODULES = ("markers.py", "splitter.py", "dependencies.py", "scopes.py", "split_result.py")
+SPLIT_MODULES = ("markers.py", "cut.py", "dependencies.py", "scopes.py", "result.py")
 
 
 def _tool_id() -> str:
     """Version plus a hash of the code that makes splits, so an edited checkout never
     reads entries that an older splitter wrote."""
-    here = Path(__file__).parent
+    here = Path(__file__).parent / "splitter"
     code = b"".join((here / name).read_bytes() for name in SPLIT_MODULES)
     return f"belay_hook {__version__} {cache.key(code)[:12]}"
 
@@ -211,7 +211,7 @@ def split_cached(source: str, filename: str) -> Split:
             return Split.from_json(json.loads(data), filename, source)
         except (ValueError, KeyError, TypeError, AttributeError):
             pass
-    from belay_hook.splitter import split
+    from belay_hook.splitter.cut import split
 
     result = split(source, filename)
     cache.put(name, json.dumps(result.to_json()).encode())

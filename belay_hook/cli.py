@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Iterator, List
 
-from belay_hook import bundle, ports
+from belay_hook import bundle
+from belay_hook.board import ports
 from belay_hook.errors import BelayHookError, BoardTimeoutError
 
 PORT_HELP = (
@@ -198,7 +199,7 @@ def _environ(name: str, value: str) -> Iterator[None]:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """List serial ports; boards get a ``*`` and a ``--port`` that finds them again."""
-    from belay_hook import devices
+    from belay_hook.board import devices
 
     found = devices.scan()
     if args.json:
@@ -220,7 +221,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     """Run code in the board's raw REPL, printing its output as it comes."""
-    from belay_hook.link import Link
+    from belay_hook.board.link import Link
 
     code = sys.stdin.read() if args.code == "-" else args.code
     out = sys.stdout.buffer
@@ -261,7 +262,7 @@ def cmd_repl(args: argparse.Namespace) -> int:
     """The board's own REPL in this terminal, through pyserial's miniterm."""
     from serial.tools.miniterm import Miniterm
 
-    from belay_hook.link import Link
+    from belay_hook.board.link import Link
 
     if not sys.stdin.isatty():
         raise SystemExit("belay-hook repl: needs a terminal; use belay-hook exec for scripts")

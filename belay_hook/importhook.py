@@ -23,10 +23,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Sequence
 
-from belay_hook import bundle, ports, stubs
-from belay_hook.connect import connect
-from belay_hook.markers import NEEDLE
-from belay_hook.rpc import Session
+from belay_hook import bundle
+from belay_hook.board import ports
+from belay_hook.rpc import stubs
+from belay_hook.rpc.connection import connect
+from belay_hook.rpc.session import Session
+from belay_hook.splitter.markers import NEEDLE
 
 # Never ours to split: the standard library, and belay_hook itself (its own
 # source mentions the marker text).
@@ -170,7 +172,7 @@ def install(
     then the one USB board attached, then the emulator. ``boards`` names more
     boards (``{"left": "/dev/ttyACM0", "right": "emulator"}``, default
     ``[tool.belay_hook.boards]``); a module picks one with a module-level
-    ``__board__ = "left"``. ``options`` go to :func:`belay_hook.connect.connect`
+    ``__board__ = "left"``. ``options`` go to :func:`belay_hook.rpc.connection.connect`
     (``timeout``, ``soft_reset``, ``baudrate``, ``reconnect_attempts``,
     ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """

@@ -7,7 +7,7 @@ inside strings and comments, every marker kind and option, unmarked constants
 and helpers the board code uses), together with what the generator put where.
 A test can then compare a split with the truth instead of with the splitter's
 own reading of the source. :func:`check_split` (from
-:mod:`belay_hook.split_checks`) asserts the split invariants for any source: a
+:mod:`belay_hook.splitter.checks`) asserts the split invariants for any source: a
 drawn module or one of your real files::
 
     from hypothesis import given
@@ -20,7 +20,7 @@ drawn module or one of your real files::
     def test_my_firmware():
         check_split(Path("main.py").read_text(), "main.py")
 
-Hypothesis is a test extra: only this module and :mod:`belay_hook.strategy_writer`
+Hypothesis is a test extra: only this module and :mod:`belay_hook.splitter.writer`
 import it.
 """
 
@@ -32,8 +32,8 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set
 
 from hypothesis import strategies as st
 
-from belay_hook.split_checks import check_split
-from belay_hook.strategy_writer import Writer
+from belay_hook.splitter.checks import check_split
+from belay_hook.splitter.writer import Writer
 
 __all__ = ["BOARD_NAMES", "GeneratedModule", "GeneratedStatement", "check_split", "modules"]
 

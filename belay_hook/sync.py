@@ -6,7 +6,7 @@ is written: the board hashes its own files (sha256 in 1 KiB pieces, or, without
 ``hashlib``, sends back the files whose size matches to be compared here) and
 only files whose content differs are uploaded.
 
-Everything goes through raw REPL `~belay_hook.link.Link.exec` calls: a small helper
+Everything goes through raw REPL `~belay_hook.board.link.Link.exec` calls: a small helper
 is defined on the board for the duration and deleted at the end. File data travels
 as Python bytes literals or base64 (whichever is shorter), so the code sent never
 holds the raw REPL's control bytes, and no chunk holds more than 1 KiB of data.
@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Tuple, Union
 
-from belay_hook import bundle, cache, ports
+from belay_hook import bundle, cache
+from belay_hook.board import ports
+from belay_hook.board.link import Link
 from belay_hook.errors import BelayHookError
-from belay_hook.link import Link
 
 KEEP = "/.belay_hook"  # the agent's bundle cache: never deleted as an extra
 

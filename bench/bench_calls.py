@@ -152,8 +152,8 @@ class FloorBoard:
     """A board running a bare loop instead of an agent: the fastest this link can answer."""
 
     def __init__(self, shape: Dict[str, Any]):
+        from belay_hook.board.link import Link
         from belay_hook.emulator import Emulator
-        from belay_hook.link import Link
 
         self.emulator = Emulator(**shape).start()
         self.link = Link(self.emulator.port, timeout=30.0).open()
@@ -192,7 +192,7 @@ class OursBoard:
 
         # Imported before the hook is installed: the splitter's source holds the marker
         # text, and a hook that meets it mid-import takes it for a marked module.
-        import belay_hook.splitter  # noqa: F401
+        import belay_hook.splitter.cut  # noqa: F401
         from belay_hook.emulator import Emulator
 
         self.emulator = Emulator(**shape).start()
@@ -319,7 +319,7 @@ class _Counting:
 
 def _our_wire_bytes(module: str) -> Tuple[int, int]:
     """Bytes of a noop() request frame and of its reply (function handle 1, request id 100)."""
-    from belay_hook import framing
+    from belay_hook.rpc import framing
 
     request = framing.call_request(framing.call_prefix(1), 100, (), {})
     return len(request), len(_REPLY_NONE)
@@ -649,7 +649,7 @@ def _raw_round_trip(fd: int, frame: bytes) -> None:
 
 def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, Dict[str, float]]]:
     """Where a plain-pty call's time goes: wall time and CPU time per process, per variant."""
-    from belay_hook import framing
+    from belay_hook.rpc import framing
 
     log("[breakdown] boards: echo, frame-sized echo, agent")
     with tempfile.TemporaryDirectory(prefix="bench-calls-") as tmp, contextlib.ExitStack() as stack:

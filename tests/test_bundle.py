@@ -15,7 +15,7 @@ from hypothesis import given, settings
 
 from belay_hook import bundle, cache
 from belay_hook.bundle import ARCHS, BoardFormat
-from belay_hook.splitter import Method, Split, split
+from belay_hook.splitter.cut import Method, Split, split
 from belay_hook.strategies import GeneratedModule, modules
 
 FILENAME = "firmware.py"
@@ -341,13 +341,19 @@ def test_tool_id_covers_every_module_that_shapes_a_split(cache_dir: Path) -> Non
     loaded = _python(
         """
         import sys
-        import belay_hook.splitter
+        import belay_hook.splitter.cut
         print(" ".join(m for m in sys.modules if m.startswith("belay_hook.")))
         """,
         cache_dir,
     ).split()
-    files = {name.split(".")[1] + ".py" for name in loaded} - {"errors.py"}
+    files = {
+        name.split(".")[2] + ".py" for name in loaded if name.startswith("belay_hook.splitter.")
+    }
     assert files == set(bundle.SPLIT_MODULES)
+    assert set(loaded) - {f"belay_hook.splitter.{f[:-3]}" for f in files} == {
+        "belay_hook.errors",
+        "belay_hook.splitter",
+    }
 
 
 WARM = """
@@ -355,7 +361,7 @@ WARM = """
     from belay_hook import bundle
     result = bundle.split_cached(SOURCE, "warm.py")
     bundle.build(result)
-    print("libcst" in sys.modules, "belay_hook.splitter" in sys.modules)
+    print("libcst" in sys.modules, "belay_hook.splitter.cut" in sys.modules)
 """
 
 

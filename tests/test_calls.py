@@ -12,7 +12,7 @@ import traceback
 import pytest
 
 import belay_hook
-from belay_hook import events
+from belay_hook.rpc import events
 
 DEVICE = """
 #@mcu
@@ -113,7 +113,7 @@ def test_class_instances_live_on_the_board(device) -> None:
 
 def test_proxy_forwards_and_goes_back_as_argument(device) -> None:
     s = device.a_set()
-    assert isinstance(s, belay_hook.proxies.BoardProxy)
+    assert isinstance(s, belay_hook.rpc.proxies.BoardProxy)
     assert len(s) == 3 and 2 in s and 7 not in s
     assert sorted(s) == [1, 2, 3]
     assert "1" in repr(s)

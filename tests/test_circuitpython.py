@@ -10,10 +10,10 @@ from typing import Iterator
 import pytest
 import serial
 
-from belay_hook.board_text import OscFilter, flavour_in
+from belay_hook.board.link import Link
+from belay_hook.board.repl_text import OscFilter, flavour_in
 from belay_hook.emulator import Emulator
-from belay_hook.emulator_circuitpython import title
-from belay_hook.link import Link
+from belay_hook.emulator.circuitpython import title
 
 BANNER = b"\r\nAdafruit CircuitPython 9.2.1 on 2024-11-20; Raspberry Pi Pico with rp2040\r\n"
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from belay_hook import ports
+from belay_hook.board import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 

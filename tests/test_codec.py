@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from belay_hook import codec
+from belay_hook.rpc import codec
 
 # Strings the board can hold: any code point but lone surrogates (not UTF-8).
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -72,7 +72,7 @@ def test_garbage_never_crashes_the_decoder(data: bytes) -> None:
 @given(values, st.integers(min_value=0, max_value=2**32))
 def test_no_request_frame_carries_ctrl_c(value: object, rid: int) -> None:
     """0x03 must stay an interrupt: not in headers, bodies, or call frames."""
-    from belay_hook import framing
+    from belay_hook.rpc import framing
 
     assert b"\x03" not in framing.request(b"C", rid, value)
     call = framing.call_request(framing.call_prefix(3), rid, (value,), {"k": value})

@@ -10,7 +10,7 @@ import pytest
 
 import belay_hook
 from belay_hook import bundle
-from belay_hook.splitter import Split, split
+from belay_hook.splitter.cut import Split, split
 from belay_hook.strategies import check_split
 
 FILENAME = "firmware.py"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from serial.tools import list_ports
 
-from belay_hook import ports
+from belay_hook.board import ports
 from belay_hook.cli import main
 from belay_hook.errors import LinkError
 

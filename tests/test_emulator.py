@@ -12,8 +12,8 @@ from typing import Iterable, List
 import pytest
 import serial
 
+from belay_hook.board.link import Link
 from belay_hook.emulator import Emulator
-from belay_hook.link import Link
 
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 

@@ -14,8 +14,9 @@ from typing import Dict, List
 
 import pytest
 
-from belay_hook import bundle, stubs
-from belay_hook.splitter import split
+from belay_hook import bundle
+from belay_hook.rpc import stubs
+from belay_hook.splitter.cut import split
 from belay_hook.strategies import check_split
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

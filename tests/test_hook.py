@@ -312,7 +312,7 @@ def test_async_stub_runs_on_the_board(hook, modules) -> None:
 
 
 def test_calls_without_a_board_say_so(modules) -> None:
-    from belay_hook.splitter import split
+    from belay_hook.splitter.cut import split
 
     result = split("#@mcu\ndef f(a):\n    return a\n", "mod.py")
     namespace = {"__name__": "not_installed"}

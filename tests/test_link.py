@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from belay_hook.board.link import Link
 from belay_hook.emulator import Emulator
 from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError, McuError
-from belay_hook.link import Link
 
 BIG_CODE = "data = '" + "x" * 20_000 + "'\nprint(len(data))\n"
 

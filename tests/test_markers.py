@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import belay_hook
-from belay_hook.markers import find_markers
-from belay_hook.splitter import Method, split
+from belay_hook.splitter.cut import Method, split
+from belay_hook.splitter.markers import find_markers
 
 FILENAME = "firmware.py"
 
@@ -137,7 +137,7 @@ def test_timeout_is_read_as_seconds(text: str, value: float) -> None:
     assert isinstance(marker.options["timeout"], float)
 
 
-STUB = "__import__('belay_hook.stubs').stubs.stub"
+STUB = "__import__('belay_hook.rpc.stubs').rpc.stubs.stub"
 
 
 def test_timeout_goes_to_the_export_and_the_stub_line() -> None:
@@ -330,7 +330,7 @@ def test_compile_time_error_in_host_code_surfaces_when_the_host_compiles() -> No
 
 def test_formatted_markers_still_mark() -> None:
     """black and ruff format turn '#@mcu' into '# @mcu'; the code must stay on the board."""
-    from belay_hook.splitter import split
+    from belay_hook.splitter.cut import split
 
     plain = split("#@mcu\ndef f():\n    return 1\n", "m.py")
     formatted = split("# @mcu\ndef f():\n    return 1\n", "m.py")

@@ -16,7 +16,7 @@ from typing import Set, Tuple
 import pytest
 from hypothesis import given, settings
 
-from belay_hook.scopes import needs
+from belay_hook.splitter.scopes import needs
 from belay_hook.strategies import GeneratedModule, modules
 
 

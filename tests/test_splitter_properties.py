@@ -8,9 +8,10 @@ import inspect
 import pytest
 from hypothesis import given, settings
 
-from belay_hook import bundle, stubs
-from belay_hook.markers import line_ending, source_lines
-from belay_hook.splitter import CALLABLE_KINDS, split
+from belay_hook import bundle
+from belay_hook.rpc import stubs
+from belay_hook.splitter.cut import CALLABLE_KINDS, split
+from belay_hook.splitter.markers import line_ending, source_lines
 from belay_hook.strategies import BOARD_NAMES, GeneratedModule, check_split, modules
 
 FILENAME = "drawn.py"
@@ -70,11 +71,11 @@ def test_board_code_brings_in_the_constants_and_helpers_it_uses(module: Generate
 
 
 class _StubRecorder:
-    """Stands for belay_hook.stubs while a stub line runs: records the call."""
+    """Stands for belay_hook.rpc.stubs while a stub line runs: records the call."""
 
     def __init__(self) -> None:
         self.calls: list = []
-        self.stubs = self
+        self.rpc = self.stubs = self
 
     def imported(self, *args: object) -> _StubRecorder:
         return self

@@ -13,9 +13,9 @@ from typing import Dict
 
 import pytest
 
+from belay_hook.board.link import Link
 from belay_hook.cli import main
 from belay_hook.emulator import Emulator
-from belay_hook.link import Link
 from belay_hook.sync import CHUNK, SyncError, sync
 
 ROOT = Path(__file__).resolve().parent.parent

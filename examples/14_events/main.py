@@ -33,5 +33,5 @@ with Emulator() as board, belay_hook.install(board.port):
         board.set_input(14, 1)
         time.sleep(0.1)
     done.wait(10)
-    belay_hook.events.wait_idle()
+    belay_hook.rpc.events.wait_idle()
     print(f"host: the board counted {buttons.press_count()} presses")

@@ -34,7 +34,7 @@ from typing import Callable, Iterator, NamedTuple, Union
 
 import serial
 
-from belay_hook.board_text import OscFilter, board_error, flavour_in, strip_osc
+from belay_hook.board.repl_text import OscFilter, board_error, flavour_in, strip_osc
 from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit"

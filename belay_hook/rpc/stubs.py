@@ -15,12 +15,12 @@ import inspect
 from typing import Any, Callable, Dict, Protocol
 
 from belay_hook.errors import NoBoardError
-from belay_hook.proxies import BoardObject, BoardProxy
-from belay_hook.tracebacks import without_internal_frames
+from belay_hook.rpc.proxies import BoardObject, BoardProxy
+from belay_hook.rpc.tracebacks import without_internal_frames
 
 
 class Board(Protocol):
-    """What stubs need of a board session (:class:`belay_hook.rpc.Session`)."""
+    """What stubs need of a board session (:class:`belay_hook.rpc.session.Session`)."""
 
     manifests: Dict[str, dict]
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List, Union
 
-from belay_hook.devices import BOARD_VIDS, Device, scan
+from belay_hook.board.devices import BOARD_VIDS, Device, scan
 from belay_hook.errors import LinkError
 
 EMULATOR = "emulator"

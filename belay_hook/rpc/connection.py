@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from belay_hook.rpc import Session
+from belay_hook.rpc.session import Session
 
 
 def connect(port: str | None = None, **options: Any) -> Session:
@@ -13,8 +13,8 @@ def connect(port: str | None = None, **options: Any) -> Session:
     Options: ``timeout`` (seconds per call, None for none), ``soft_reset``,
     ``baudrate``; for the emulator also ``heap``, ``show_pins`` and ``flash_dir``.
     """
-    from belay_hook import ports
-    from belay_hook.link import Link
+    from belay_hook.board import ports
+    from belay_hook.board.link import Link
 
     emulator_keys = ("heap", "show_pins", "flash_dir", "flavour", "language")
     emulator_opts = {k: options.pop(k) for k in emulator_keys if k in options}

@@ -4,7 +4,7 @@ The agent (``mcu/agent.py``) is sent once through the raw REPL and then reads
 framed requests; after that a call is one write and one read, nothing is
 compiled on the board, and printed output streams to the host as it comes.
 While a call waits, the board may call host functions passed to it (served
-here, nesting both ways) and send events (handed to :mod:`belay_hook.events`).
+here, nesting both ways) and send events (handed to :mod:`belay_hook.rpc.events`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from serial import SerialException
 
-from belay_hook import events, framing, proxies
-from belay_hook.agent_upload import agent_loader, agent_source
 from belay_hook.bundle import BoardFormat, Bundle
-from belay_hook.codec import DecodeError
 from belay_hook.errors import (
     BelayHookError,
     BoardResetError,
@@ -32,7 +29,10 @@ from belay_hook.errors import (
     LinkError,
     board_exception,
 )
-from belay_hook.tracebacks import with_board_frames
+from belay_hook.rpc import events, framing, proxies
+from belay_hook.rpc.agent import agent_loader, agent_source
+from belay_hook.rpc.codec import DecodeError
+from belay_hook.rpc.tracebacks import with_board_frames
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 _NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
@@ -56,7 +56,7 @@ def timeout(seconds: float | None) -> Iterator[None]:
 
 
 class Session:
-    """The resident agent on one board, reached over an open :class:`~belay_hook.link.Link`."""
+    """The resident agent on one board, reached over an open :class:`~.link.Link`."""
 
     def __init__(
         self,

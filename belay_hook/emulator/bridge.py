@@ -1,6 +1,6 @@
 """The emulator's bridge process: a pseudo-terminal that plays a board's USB port.
 
-`Emulator` runs ``python -m belay_hook.emulator_bridge ...`` as a separate process, so
+`Emulator` runs ``python -m belay_hook.emulator.bridge ...`` as a separate process, so
 that it neither competes with the host for its GIL nor stops when the host is busy.
 The bridge creates the port pty and runs the MicroPython unix VM (``micropython -i
 boot.py FLASH STATE``, mcu/emulator/) in its own session on a second pty, its
@@ -29,7 +29,7 @@ clean. What the unix port lacks to look like firmware on USB, the bridge adds:
 * An optional shaped link: ``--baudrate`` paces each direction at baudrate/10 bytes/s
   (8N1) and ``--latency`` delays each byte (64 KiB at 115200 baud: 5.7 s).
 * ``--flavour circuitpython`` (and ``--language``): CircuitPython's conventions
-  instead, listed in `belay_hook.emulator_circuitpython`.
+  instead, listed in `belay_hook.emulator.circuitpython`.
 
 It exits when its standard input (a pipe from the host) reaches EOF, killing the VM;
 if the bridge dies, the VM is hung up with its terminal. The port path is printed on
@@ -54,7 +54,7 @@ import time
 import tty
 from typing import List
 
-from belay_hook import emulator_circuitpython as circuitpython
+from belay_hook.emulator import circuitpython
 
 BUFFER = 1024
 HARD_RESET_EXIT = 99  # mcu/emulator/machine.py: machine.reset() exits with it
@@ -418,7 +418,7 @@ class Bridge:
 
 def main(argv: List[str] | None = None) -> int:
     """Entry point of the bridge process (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m belay_hook.emulator_bridge")
+    parser = argparse.ArgumentParser(prog="python -m belay_hook.emulator.bridge")
     parser.add_argument("--micropython", required=True)
     parser.add_argument("--boot", required=True)
     parser.add_argument("--flash", required=True)

@@ -11,8 +11,8 @@ import ast
 import inspect
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-from belay_hook.markers import Marker, find_markers, line_ending, source_lines
-from belay_hook.splitter import CALLABLE_KINDS, Split, split
+from belay_hook.splitter.cut import CALLABLE_KINDS, Split, split
+from belay_hook.splitter.markers import Marker, find_markers, line_ending, source_lines
 
 # Marker kinds whose statement reaches the board line for line, as written.
 _AS_WRITTEN = ("", "teardown", "thread", "both")

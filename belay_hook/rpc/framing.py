@@ -19,8 +19,8 @@ import sys
 import time
 from typing import Any, Callable, Tuple
 
-from belay_hook.codec import Context, decode, encode, get_uint
 from belay_hook.errors import BoardResetError, BoardTimeoutError
+from belay_hook.rpc.codec import Context, decode, encode, get_uint
 
 START = 0xFE
 KINDS = b"REKV"  # result, error, call of a host function, event

@@ -3,7 +3,7 @@
 Both parts keep the original line numbers: the host part replaces each marked
 statement with a stub line and blank lines (a statement marked ``both`` stays),
 the board part holds the marked statements where they stood, plus the unmarked
-constants and helpers the board code needs (see :mod:`belay_hook.dependencies`),
+constants and helpers the board code needs (see :mod:`belay_hook.splitter.dependencies`),
 and blank lines elsewhere. So line N is line N on both machines, and every
 traceback can point at the user's own file.
 
@@ -24,9 +24,9 @@ from typing import Any, Dict, List, Mapping, Tuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from belay_hook import dependencies
 from belay_hook.errors import MarkerError
-from belay_hook.markers import (
+from belay_hook.splitter import dependencies
+from belay_hook.splitter.markers import (
     PREFIX,
     Marker,
     find_markers,
@@ -34,7 +34,7 @@ from belay_hook.markers import (
     newlines_only,
     source_lines,
 )
-from belay_hook.split_result import CALLABLE_KINDS, Export, Method, Split
+from belay_hook.splitter.result import CALLABLE_KINDS, Export, Method, Split
 
 __all__ = ["CALLABLE_KINDS", "Export", "Method", "Split", "split"]
 
@@ -373,6 +373,6 @@ def _stub_line(export: Export) -> str:
     options follow only when there are any, to keep the line short."""
     options = f", {dict(export.options)!r}" if export.options else ""
     return (
-        f"{export.name} = __import__('belay_hook.stubs').stubs.stub("
+        f"{export.name} = __import__('belay_hook.rpc.stubs').rpc.stubs.stub("
         f"__name__, {export.name!r}, {export.kind!r}, {export.signature!r}{options})"
     )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, List, Mapping, Sequence, Set, Tuple
 
 from belay_hook.errors import MarkerError
-from belay_hook.markers import PREFIX
-from belay_hook.scopes import needs
+from belay_hook.splitter.markers import PREFIX
+from belay_hook.splitter.scopes import needs
 
 # What the board has without importing: MicroPython's builtins module (the unix
 # port's, a superset of the bare-metal ports'), module globals every module has,

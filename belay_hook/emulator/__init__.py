@@ -2,7 +2,7 @@
 
 Tests and benchmarks need a board that behaves like firmware on USB (raw REPL,
 raw-paste, Ctrl-C, soft reboot, a flash filesystem, pins) without hardware. The board
-is the real MicroPython unix VM; `belay_hook.emulator_bridge` makes it look like
+is the real MicroPython unix VM; `belay_hook.emulator.bridge` makes it look like
 firmware and says how. ``python -m belay_hook.emulator`` starts one by hand (for
 mpremote, a serial terminal, ...) and prints its port.
 """
@@ -22,7 +22,7 @@ import weakref
 from typing import Dict, List, Tuple, Union
 
 from belay_hook import mcu_files
-from belay_hook.emulator_circuitpython import TEXTS
+from belay_hook.emulator.circuitpython import TEXTS
 
 PinId = Union[int, str]
 _START_TIMEOUT = 30.0  # the bridge gives up on a VM after 20 s and says so
@@ -79,7 +79,7 @@ class Emulator:
     bytecodes only, not during one long ``time.sleep``.
 
     ``flavour="circuitpython"`` makes the same VM speak CircuitPython 9's conventions
-    (`belay_hook.emulator_circuitpython` lists them): its banner; code.py run after
+    (`belay_hook.emulator.circuitpython` lists them): its banner; code.py run after
     power-up and friendly soft reboots, then "Press any key to enter the REPL"; ``soft
     reboot`` in `language` (``"en"``, ``"de"``); status-bar escapes in the stream. Board
     code sees ``sys.implementation.name == "circuitpython"``, ``supervisor`` and
@@ -133,7 +133,7 @@ class Emulator:
         self.flash_dir = pathlib.Path(given) if given is not None else self._state / "flash"
         self.flash_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "belay_hook.emulator_bridge",
+            sys.executable, "-m", "belay_hook.emulator.bridge",
             "--micropython", micropython,
             "--boot", str(mcu_files.path("emulator/boot.py")),
             "--flash", str(self.flash_dir.resolve()),
@@ -148,7 +148,7 @@ class Emulator:
         if self.show_pins:
             command.append("--show-pins")
         env = dict(os.environ)  # the bridge imports this very belay_hook, wherever it is
-        package_root = str(pathlib.Path(__file__).resolve().parent.parent)
+        package_root = str(pathlib.Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         # Its own session: a Ctrl-C typed at the host's terminal is not meant for it.
         bridge = subprocess.Popen(
@@ -240,7 +240,3 @@ def main(argv: List[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Port to Link: finding boards, opening ports, and the raw REPL spoken on them."""

@@ -1,0 +1,5 @@
+import sys
+
+from belay_hook.emulator import main
+
+sys.exit(main())

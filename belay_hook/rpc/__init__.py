@@ -1,0 +1,1 @@
+"""Link to calls: the resident agent, its wire format, the session, stubs and proxies."""

@@ -1,0 +1,1 @@
+"""Source to Split: markers, the libcst cut, dependencies, scopes, result types, checks."""
