@@ -40,7 +40,7 @@ _LAZY = {
     "split": "belay_hook.splitter.cut",
     "Split": "belay_hook.splitter.result",
     "install": "belay_hook.importhook",
-    "connect": "belay_hook.connect",
+    "connect": "belay_hook.rpc.connection",
     "timeout": "belay_hook.rpc.session",
     "on_event": "belay_hook.rpc.events",
 }
