@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Iterator, List
 
-from belay_hook import bundle
+from belay_hook import bundle, compiler
 from belay_hook.board import ports
 from belay_hook.errors import BelayHookError, BoardTimeoutError
 
@@ -107,7 +107,7 @@ def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
 
 def cmd_bundle(args: argparse.Namespace) -> int:
     try:
-        fmt = bundle.BoardFormat.parse(args.format) if args.format else None
+        fmt = compiler.BoardFormat.parse(args.format) if args.format else None
     except ValueError as exc:
         raise SystemExit(f"belay-hook bundle: {exc}") from None
     try:

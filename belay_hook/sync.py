@@ -23,16 +23,15 @@ import hashlib
 import os
 import posixpath
 import re
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Tuple, Union
 
-from belay_hook import bundle, cache
+from belay_hook import compiler
 from belay_hook.board import ports
 from belay_hook.board.link import Link
+from belay_hook.compiler import BoardFormat
 from belay_hook.errors import BelayHookError
 
 KEEP = "/.belay_hook"  # the agent's bundle cache: never deleted as an extra
@@ -42,7 +41,7 @@ SLOW = 120.0  # seconds for listing or hashing many files on a slow board
 ALWAYS_SOURCE = ("boot.py", "main.py")  # the board runs these by name: never .mpy
 SKIPPED_DIRS = ("__pycache__",)  # CPython's caches: no board can load them
 SKIPPED_SUFFIXES = (".pyc",)
-_NATIVE = re.compile(rb"@micropython\.(?:" + bundle.NATIVE_EMITTERS.pattern.encode() + rb")\b")
+_NATIVE = re.compile(rb"@micropython\.(?:" + compiler.NATIVE_EMITTERS.pattern.encode() + rb")\b")
 
 # Defined on the board for one sync. Everything it prints is plain fields and hex,
 # which the host parses; nothing the board sends is evaluated. Its first line says
@@ -269,32 +268,19 @@ def _read(path: Path) -> bytes:
         raise SyncError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _compile(data: bytes, name: str, fmt: bundle.BoardFormat) -> bytes | None:
+def _compile(data: bytes, name: str, fmt: BoardFormat) -> bytes | None:
     """`data` compiled to .mpy for `fmt` (cached), or None if no compiler here can."""
     native = bool(_NATIVE.search(data))
     if native and not fmt.arch:
         return None
-    compiler = bundle.compiler_for(fmt, native)
-    if compiler is None:
+    found = compiler.compiler_for(fmt, native)
+    if found is None:
         return None
-    march = fmt.arch if native else None
-    key = cache.key("sync-mpy", compiler.banner, str(march), name, data) + ".mpy"
-    code = cache.get(key)
-    if code is not None and code[:2] == bytes((ord("M"), fmt.version)):
-        return code
-    with tempfile.TemporaryDirectory(prefix="belay_hook-") as tmp:
-        source, out = os.path.join(tmp, "src.py"), os.path.join(tmp, "out.mpy")
-        with open(source, "wb") as f:
-            f.write(data)
-        command = [compiler.path, "-s", name, "-o", out, *([f"-march={march}"] if march else [])]
-        proc = subprocess.run([*command, source], capture_output=True, text=True, timeout=60)
-        if proc.returncode != 0 or not os.path.exists(out):
-            message = (proc.stderr or proc.stdout).strip().splitlines()
-            raise SyncError(f"{name}: mpy-cross: {message[-1] if message else 'failed'}")
-        with open(out, "rb") as f:
-            code = f.read()
-    cache.put(key, code)
-    return code
+    try:
+        return compiler.compile_mpy(data, name, found, fmt.arch if native else None)
+    except compiler.CompileError as exc:
+        lines = exc.text.strip().splitlines()
+        raise SyncError(f"{name}: mpy-cross: {lines[-1] if lines else 'failed'}") from None
 
 
 # ------------------------------------------------------------------- the board side
@@ -357,7 +343,7 @@ class _Sync:
         return path
 
     def _files(self, sources: List[_Source], mpy_value: int | None) -> List[_File]:
-        fmt = bundle.BoardFormat.from_mpy(mpy_value) if mpy_value else None
+        fmt = BoardFormat.from_mpy(mpy_value) if mpy_value else None
         if self.mpy and fmt is None:
             self.report.notes.append(
                 "--mpy: the board reports no .mpy format; .py files go as source"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from belay_hook import bundle, cache
-from belay_hook.bundle import ARCHS, BoardFormat
+from belay_hook import bundle, cache, compiler
+from belay_hook.compiler import ARCHS, BoardFormat
 from belay_hook.splitter.cut import Method, Split, split
 from belay_hook.strategies import GeneratedModule, modules
 
@@ -176,13 +176,13 @@ def test_mpy_cross_error_line_is_not_read_from_the_file_name() -> None:
 def compile_count(monkeypatch: pytest.MonkeyPatch) -> list:
     """Records every call of mpy-cross."""
     calls: list = []
-    real = bundle._mpy_cross
+    real = compiler._mpy_cross
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bundle, "_mpy_cross", counting)
+    monkeypatch.setattr(compiler, "_mpy_cross", counting)
     return calls
 
 
