@@ -102,7 +102,9 @@ def _board_options(parser: argparse.ArgumentParser) -> None:
 
 def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
     """The device to open for the command; an emulator runs until the command ends."""
-    return ports.device_for(args.port, flash_dir=args.flash, show_pins=args.command == "run")
+    from belay_hook.rpc.connection import device_for
+
+    return device_for(args.port, flash_dir=args.flash, show_pins=args.command == "run")
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:

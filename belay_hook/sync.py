@@ -33,6 +33,7 @@ from belay_hook.board import ports
 from belay_hook.board.link import Link
 from belay_hook.compiler import BoardFormat
 from belay_hook.errors import BelayHookError
+from belay_hook.rpc import connection
 
 KEEP = "/.belay_hook"  # the agent's bundle cache: never deleted as an extra
 
@@ -173,10 +174,13 @@ def sync(
 ) -> SyncReport:
     """Make the board folder `dst` hold what the folder `src` holds.
 
-    `port_or_link`: an open (or openable) `Link`, or a port as `ports.resolve` takes it
-    (``emulator`` starts one for the duration, whose flash is then thrown away).
-    Unchanged files are skipped; `delete` removes board files and folders under `dst`
-    that `src` does not have; `mpy` uploads ``.py`` files (but ``boot.py`` and
+    `port_or_link`: an open (or openable) `Link`, or a port as `ports.resolve` takes it.
+    A port that a session of this program holds (the import hook's board, also
+    ``emulator``) is worked through that session: its agent stops for the sync and
+    restarts at the next call, with every bundle put back. Otherwise the port is opened
+    for the sync (``emulator`` starts one for the duration, whose flash is then thrown
+    away). Unchanged files are skipped; `delete` removes board files and folders under
+    `dst` that `src` does not have; `mpy` uploads ``.py`` files (but ``boot.py`` and
     ``main.py``) compiled to ``.mpy`` for the board's format, removing a ``.py`` of
     the same name that would shadow it; `progress` draws a bar on stderr; `dry_run`
     only reports what would change. Raises SyncError for bad input, naming the path.
@@ -184,10 +188,19 @@ def sync(
     dst = _board_folder(dst)
     root = _source_folder(src)
     dirs, files = _scan(root)
+
+    def run(link: Link) -> SyncReport:
+        return _Sync(link, dst, delete, mpy, progress, dry_run).run(dirs, files)
+
     if isinstance(port_or_link, Link):
-        return _Sync(port_or_link, dst, delete, mpy, progress, dry_run).run(dirs, files)
-    with ports.device_for(port_or_link) as device, Link(device) as link:
-        report = _Sync(link, dst, delete, mpy, progress, dry_run).run(dirs, files)
+        return run(port_or_link)
+    port = ports.resolve(port_or_link)
+    session = connection.open_session(port)
+    if session is not None:
+        with session.lend_link() as link:
+            return run(link)
+    with connection.device_for(port) as device, Link(device) as link:
+        report = run(link)
         link.exit_raw_repl()  # a terminal opened next finds the usual prompt
         return report
 

@@ -276,3 +276,58 @@ def test_example_syncs_its_library_then_uses_it(micropython: str) -> None:
     assert "device: sending .... .." in proc.stdout
     assert "host: sent 'HI' in 6 flashes" in proc.stdout
     assert proc.stderr.count("Pin(25) -> 1") == 6
+
+
+BOARD_READER = """
+#@mcu
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+#@mcu
+def twice(x):
+    return 2 * x
+"""
+
+
+@pytest.mark.parametrize("by", ["emulator", "device path"])
+def test_sync_under_the_hook_goes_through_its_session(
+    by: str, micropython: str, modules, tmp_path: Path
+) -> None:
+    import belay_hook
+
+    modules.write("reader", BOARD_READER)
+    with belay_hook.install("emulator") as hook:
+        import reader
+
+        assert reader.twice(21) == 42  # the agent runs and holds the port
+        board = hook.session.emulator
+        port = "emulator" if by == "emulator" else board.port
+        src = write_tree(tmp_path / "data", {"greeting.txt": "hello", "n/deep.txt": "deep"})
+        report = sync(port, src, "/data", progress=False)
+        assert report.uploaded == ["/data/greeting.txt", "/data/n/deep.txt"]
+        assert (board.flash_dir / "data/greeting.txt").read_text() == "hello"  # the same board
+        assert reader.read("/data/n/deep.txt") == "deep"  # board code sees what was synced
+        assert reader.twice(4) == 8
+        again = sync(port, src, "/data", progress=False)  # the session lends its link again
+        assert again.skipped == ["/data/greeting.txt", "/data/n/deep.txt"] and not again.uploaded
+        assert reader.read("/data/greeting.txt") == "hello"
+    fresh = sync("emulator", src, "/data", progress=False)  # no session now: a board of its own
+    assert len(fresh.uploaded) == 2
+
+
+def test_emulator_means_the_board_that_belay_hook_run_started(
+    micropython: str, modules, tmp_path: Path
+) -> None:
+    import belay_hook
+    from belay_hook.rpc.connection import device_for
+
+    modules.write("reader", BOARD_READER)
+    src = write_tree(tmp_path / "data", {"greeting.txt": "hi"})
+    # what `belay-hook run --port emulator` does: start one, install the hook on its device
+    with device_for("emulator") as device, belay_hook.install(device):
+        import reader
+
+        assert reader.twice(1) == 2
+        assert sync("emulator", src, "/", progress=False).uploaded == ["/greeting.txt"]
+        assert reader.read("/greeting.txt") == "hi"

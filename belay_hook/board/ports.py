@@ -20,12 +20,11 @@ ignore case), or the error lists what is attached.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Iterator, List, Union
+from typing import List
 
 from belay_hook.board.devices import BOARD_VIDS, Device, scan
 from belay_hook.errors import LinkError
@@ -34,7 +33,6 @@ EMULATOR = "emulator"
 __all__ = [
     "BOARD_VIDS",
     "EMULATOR",
-    "device_for",
     "pyproject_setting",
     "resolve",
     "select",
@@ -120,29 +118,3 @@ def _matches(d: Device, vid: int | None, pid: int | None, serial_number: str | N
 
 def _listing(devices: List[Device]) -> str:
     return "; ".join(d.summary() for d in devices) if devices else "no serial ports at all"
-
-
-@contextlib.contextmanager
-def device_for(
-    port: str | None = None,
-    *,
-    flash_dir: Union[str, os.PathLike, None] = None,
-    show_pins: bool = False,
-) -> Iterator[str]:
-    """The device to open for `port` (resolved as above), for the duration of the block.
-
-    For ``emulator`` that is a board started here and stopped at the end, with
-    `flash_dir` as its ``/`` (kept) and pin changes on stderr if `show_pins`; one
-    emulator serves every connection made in the block, so what one writes to its
-    flash the next one finds.
-    """
-    resolved = resolve(port)
-    if resolved != EMULATOR:
-        if flash_dir is not None:
-            raise LinkError(resolved, "a flash folder is an option of the emulator only")
-        yield resolved
-        return
-    from belay_hook.emulator import Emulator
-
-    with Emulator(flash_dir=flash_dir, show_pins=show_pins) as emulator:
-        yield str(emulator.port)

@@ -139,6 +139,29 @@ class Session:
             if self.emulator is not None:
                 self.emulator.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextlib.contextmanager
+    def lend_link(self) -> Iterator[Any]:
+        """The link, in the raw REPL, for raw-REPL work (sync) on the port this session holds.
+
+        The agent stops for the block; the next request starts it again and puts every
+        bundle back (setup code runs again), as after a reconnect.
+        """
+        with self._lock:
+            if self._closed:
+                raise BelayHookError(f"{self.link.port}: the session with the board is closed")
+            if self._reader is not None:
+                try:
+                    self._request(b"X", None, timeout=2.0)
+                except (BelayHookError, OSError):
+                    pass  # entering the raw REPL interrupts whatever still runs
+            self._lose(BelayHookError("the agent stopped to lend the link"))
+            self.link.enter_raw_repl()
+            yield self.link
+
     def _teardown(self) -> None:
         for module, manifest in self.manifests.items():
             for name, export in manifest.get("exports", {}).items():

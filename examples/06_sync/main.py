@@ -7,8 +7,8 @@ Board code imports what is on the board, not what is on the host. lib/ holds
 blinkenlib, a small board-side library; this program first makes the board's /lib a
 copy of lib/ with belay_hook.sync (run it again: nothing is uploaded, unchanged files
 are skipped by their hash), then imports beacon.py, whose board code uses blinkenlib
-on the board. beacon.py is imported only after the sync: a marked module goes to the
-board when it is imported, and the sync needs the serial port to itself until then.
+on the board. A sync after marked imports works too: it goes through the hook's
+session, whose board code starts again afterwards (setup code runs again).
 
 `belay-hook run` tells the program which board it runs with ($BELAY_HOOK_PORT), so
 ``sync(None, ...)`` reaches the same board, also an emulator started for the run.
