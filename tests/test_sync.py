@@ -95,6 +95,14 @@ def test_without_hashlib_files_are_compared_by_reading(link: Link, src: Path) ->
     assert link.exec("print(open('/data.bin', 'rb').read()[-2:])") == b"b'\\xfe!'\n"
 
 
+def test_the_helper_leaves_no_names_behind(link: Link, src: Path) -> None:
+    sync(link, src, "/", progress=False)
+    with pytest.raises(SyncError):
+        sync(link, src, "/main.py", progress=False)  # a file: fails after the helper is set up
+    left = link.exec("print(sorted(n for n in globals() if n.startswith('_bh_')))")
+    assert left == b"[]\n"
+
+
 def test_delete_removes_extras_only_under_dst(
     link: Link, emulator: Emulator, src: Path, tmp_path: Path
 ) -> None:
@@ -201,13 +209,12 @@ def test_names_that_cannot_stay_in_their_folder(src: Path) -> None:
 
 
 def test_board_paths_are_checked_against_dst() -> None:
-    from belay_hook.sync import _Sync
+    from belay_hook.sync_plan import checked
 
-    checker = _Sync(None, "/lib", False, False, False, False)  # type: ignore[arg-type]
-    assert checker._checked("/lib/a/b.py") == "/lib/a/b.py"
+    assert checked("/lib", "/lib/a/b.py") == "/lib/a/b.py"
     for path in ("/lib", "/libx/a", "/lib/../boot.py", "/lib//a", "/lib/./a", "/other"):
         with pytest.raises(SyncError, match="not inside the destination"):
-            checker._checked(path)
+            checked("/lib", path)
 
 
 def test_bad_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,6 @@ connect is smaller, because on a slow UART its size is the connect time.
 from __future__ import annotations
 
 import base64
-import re
 import zlib
 
 from belay_hook import mcu_files
@@ -19,14 +18,7 @@ def agent_source() -> str:
     It goes through the raw REPL at every connect, so its size is connect time
     on a slow UART.
     """
-    text = mcu_files.path("agent.py").read_text(encoding="utf-8")
-    out = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        line = re.sub(r"  # .*$", "", line.rstrip())
-        out.append(re.sub(r"^(?: {4})+", lambda m: " " * (len(m.group(0)) // 4), line))
-    return "\n".join(out) + "\n"
+    return mcu_files.minified("agent.py")
 
 
 def agent_loader(source: str) -> str:
