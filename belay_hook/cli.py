@@ -76,6 +76,26 @@ def main(argv: List[str] | None = None) -> int:
         "--delete", action="store_true", help="remove what is under --dst but not in DIR"
     )
     p.add_argument(
+        "--delete-protected",
+        action="store_true",
+        help="with --delete, also remove /lib, boot.py, main.py and webrepl_cfg.py",
+    )
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a board path --delete leaves alone, with what is under it (repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="neither copy nor delete paths matching this glob: a name at any depth "
+        "(*.md, tests) or, with a /, a path from DIR's top (docs/*.txt); repeatable",
+    )
+    p.add_argument(
         "--mpy", action="store_true", help="upload .py files compiled to .mpy for the board"
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would change")
@@ -288,13 +308,17 @@ def cmd_repl(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Copy DIR to the board (see belay_hook.sync), then say what changed."""
-    from belay_hook.sync import sync
+    from belay_hook.sync import PROTECTED, sync
 
     args.port = ports.resolve(args.port)
+    keep = [*([] if args.delete_protected else PROTECTED), *args.keep]
     with _device(args) as device:
         report = sync(device, args.src, args.dst, delete=args.delete, mpy=args.mpy,
-                      dry_run=args.dry_run)  # fmt: skip
+                      dry_run=args.dry_run, keep=keep, exclude=args.exclude)  # fmt: skip
     would = "would " if report.dry_run else ""
+    for path in report.kept:
+        why = "protected; --delete-protected removes it" if path in PROTECTED else "--keep"
+        print(f"keep {path} ({why})")
     for verb, paths in (("delete", report.deleted), ("mkdir", report.created),
                         ("upload", report.uploaded)):  # fmt: skip
         for path in paths:

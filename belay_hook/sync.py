@@ -20,7 +20,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, List, Tuple, Union
 
 from belay_hook import compiler
 from belay_hook.board import ports
@@ -29,9 +29,17 @@ from belay_hook.compiler import BoardFormat
 from belay_hook.rpc import connection
 from belay_hook.sync_board import CHUNK as CHUNK  # re-exported: the upload step
 from belay_hook.sync_board import Helper
-from belay_hook.sync_plan import BoardFile, SyncError, SyncReport, board_path, plan
+from belay_hook.sync_plan import (
+    PROTECTED,
+    BoardFile,
+    Rules,
+    SyncError,
+    SyncReport,
+    board_path,
+    plan,
+)
 
-__all__ = ["CHUNK", "SyncError", "SyncReport", "sync"]
+__all__ = ["CHUNK", "PROTECTED", "SyncError", "SyncReport", "sync"]
 
 ALWAYS_SOURCE = ("boot.py", "main.py")  # the board runs these by name: never .mpy
 SKIPPED_DIRS = ("__pycache__",)  # CPython's caches: no board can load them
@@ -56,6 +64,9 @@ def sync(
     mpy: bool = False,
     progress: bool = True,
     dry_run: bool = False,
+    *,
+    keep: Iterable[str] = PROTECTED,
+    exclude: Iterable[str] = (),
 ) -> SyncReport:
     """Make the board folder `dst` hold what the folder `src` holds.
 
@@ -65,17 +76,23 @@ def sync(
     restarts at the next call, with every bundle put back. Otherwise the port is opened
     for the sync (``emulator`` starts one for the duration, whose flash is then thrown
     away). Unchanged files are skipped; `delete` removes board files and folders under
-    `dst` that `src` does not have; `mpy` uploads ``.py`` files (but ``boot.py`` and
+    `dst` that `src` does not have, but never what `keep` names (board paths, by
+    default `PROTECTED`: ``/lib``, ``boot.py``, ``main.py``, ``webrepl_cfg.py``; pass
+    ``keep=()`` to delete them too) unless `dst` is in it; `exclude` holds glob
+    patterns (``*.md``, ``tests``, ``docs/*.txt``) of paths neither copied nor
+    deleted; `mpy` uploads ``.py`` files (but ``boot.py`` and
     ``main.py``) compiled to ``.mpy`` for the board's format, removing a ``.py`` of
     the same name that would shadow it; `progress` draws a bar on stderr; `dry_run`
     only reports what would change. Raises SyncError for bad input, naming the path.
     """
     dst = _board_folder(dst)
+    kept = tuple(_board_folder(k, "kept path") for k in _strings(keep))
+    rules = Rules(delete, kept, _strings(exclude))
     root = _source_folder(src)
-    dirs, files = _scan(root)
+    dirs, files = _scan(root, rules)
 
     def run(link: Link) -> SyncReport:
-        return _run(link, dst, dirs, files, _Options(delete, mpy, progress, dry_run))
+        return _run(link, dst, dirs, files, _Options(rules, mpy, progress, dry_run))
 
     if isinstance(port_or_link, Link):
         return run(port_or_link)
@@ -93,14 +110,19 @@ def sync(
 # ------------------------------------------------------------------ the source side
 
 
-def _board_folder(dst: str) -> str:
+def _board_folder(dst: str, what: str = "destination") -> str:
     """`dst` as an absolute, normalised board path; refuses ``..`` and relative paths."""
     if not dst.startswith("/"):
-        raise SyncError(f"destination {dst!r}: give an absolute board path such as /lib")
+        raise SyncError(f"{what} {dst!r}: give an absolute board path such as /lib")
     parts = [p for p in dst.split("/") if p]
     if any(p in (".", "..") for p in parts):
-        raise SyncError(f"destination {dst!r}: '.' and '..' are not allowed in it")
+        raise SyncError(f"{what} {dst!r}: '.' and '..' are not allowed in it")
     return "/" + "/".join(parts)
+
+
+def _strings(value: Iterable[str]) -> Tuple[str, ...]:
+    """One string or several: ``exclude="*.md"`` means what ``exclude=["*.md"]`` does."""
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _source_folder(src: Union[str, os.PathLike]) -> Path:
@@ -112,10 +134,10 @@ def _source_folder(src: Union[str, os.PathLike]) -> Path:
     return path
 
 
-def _scan(root: Path) -> Tuple[List[str], List[_Source]]:
+def _scan(root: Path, rules: Rules) -> Tuple[List[str], List[_Source]]:
     """Folders and files under `root` as relative POSIX paths (parents first), files read:
     bad input shows before the board is touched. Symlinks are followed only while they
-    stay inside `root`."""
+    stay inside `root`; what `rules` excludes is not looked at."""
     real_root = root.resolve()
     dirs: List[str] = []
     files: List[_Source] = []
@@ -127,8 +149,10 @@ def _scan(root: Path) -> Tuple[List[str], List[_Source]]:
             raise SyncError(f"{folder}: cannot list: {exc.strerror or exc}") from None
         for entry in entries:
             path = Path(entry.path)
-            _check_name(entry.name, path)
             name = f"{rel}/{entry.name}" if rel else entry.name
+            if rules.excluded(name):
+                continue
+            _check_name(entry.name, path)
             if entry.is_symlink():
                 target = path.resolve()
                 if not target.exists():
@@ -186,7 +210,7 @@ def _compile(data: bytes, name: str, fmt: BoardFormat) -> bytes | None:
 
 @dataclass(frozen=True)
 class _Options:
-    delete: bool
+    rules: Rules
     mpy: bool
     progress: bool
     dry_run: bool
@@ -203,7 +227,7 @@ def _run(
         same_size = [f for f in files if listing.get(f.remote) == len(f.data)]
         unchanged = set(board.unchanged(same_size))
         remote_dirs = [board_path(dst, d) for d in dirs]
-        plan(report, dst, dst_exists, remote_dirs, files, listing, unchanged, options.delete)
+        plan(report, dst, dst_exists, remote_dirs, files, listing, unchanged, options.rules)
         if not options.dry_run:
             parts = dst.split("/")[1:-1] if not dst_exists else []
             above = ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]  # may be missing

@@ -8,6 +8,7 @@ before it gets into a plan.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from typing import Collection, Dict, List, Tuple
 from belay_hook.errors import BelayHookError
 
 KEEP = "/.belay_hook"  # the agent's bundle cache: never deleted as an extra
+# What a board needs to start and what users put there by hand: --delete keeps these
+# (with what is under them) unless asked, or unless they are the destination itself.
+PROTECTED = ("/lib", "/boot.py", "/main.py", "/webrepl_cfg.py")
 
 Listing = Dict[str, "int | None"]  # board path -> size of a file, None for a folder
 
@@ -32,6 +36,7 @@ class SyncReport:
     uploaded: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)  # already the same on the board
     deleted: List[str] = field(default_factory=list)
+    kept: List[str] = field(default_factory=list)  # extras left alone: protected paths
     created: List[str] = field(default_factory=list)  # folders
     bytes_uploaded: int = 0  # file bytes, before encoding
     dry_run: bool = False
@@ -43,7 +48,41 @@ class SyncReport:
             f"{len(self.skipped)} unchanged, {len(self.deleted)} deleted, "
             f"{len(self.created)} folders created"
         )
+        text += f", {len(self.kept)} protected kept" if self.kept else ""
         return text + (" (dry run: nothing was changed)" if self.dry_run else "")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a sync may delete and what it leaves alone, on both sides."""
+
+    delete: bool = False  # remove what is under the destination but not in the source
+    keep: Tuple[str, ...] = PROTECTED  # board paths --delete never removes
+    exclude: Tuple[str, ...] = ()  # glob patterns: neither copied nor deleted
+
+    def excluded(self, rel: str) -> bool:
+        """Whether relative path `rel` or a folder it is in matches a pattern. A pattern
+        with a ``/`` matches the path from the top, one without matches a name at any
+        depth (as in rsync and .gitignore)."""
+        parts = rel.split("/")
+        return any(self._matches("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+    def _matches(self, rel: str) -> bool:
+        name = posixpath.basename(rel)
+        return any(
+            fnmatch.fnmatchcase(rel, p.strip("/")) if "/" in p else fnmatch.fnmatchcase(name, p)
+            for p in self.exclude
+        )
+
+    def keeper(self, dst: str, path: str) -> str | None:
+        """The `keep` entry that covers board path `path` (None: none does). An entry
+        the destination lies in protects nothing: the user aimed the sync there."""
+        covering = (k for k in self.keep if _within(path, k) and not _within(dst, k))
+        return next(covering, None)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -80,13 +119,14 @@ def plan(
     files: List[BoardFile],
     listing: Listing,
     unchanged: Collection[str],
-    delete: bool,
+    rules: Rules,
 ) -> None:
     """Fill `report` with what makes `dst` hold `dirs` and `files` (board paths).
 
     `listing` is what the board has under `dst`; `unchanged`, the board paths found
-    equal to their source. Extras go only with `delete`, but a ``.py`` that would
-    shadow its new ``.mpy`` and anything in a folder that must go always do.
+    equal to their source. Extras go only with `rules.delete`, and never excluded or
+    protected ones; but a ``.py`` that would shadow its new ``.mpy`` and anything in a
+    folder that must go always do.
     """
     wanted = set(dirs) | {f.remote for f in files}
     if not dst_exists and dst != "/":
@@ -99,7 +139,7 @@ def plan(
             report.created.append(path)
     for f in files:
         if f.remote in listing and listing[f.remote] is None:
-            if not delete:
+            if not rules.delete:
                 raise SyncError(
                     f"board path {f.remote} is a folder where {f.source} goes; "
                     "use --delete to replace it"
@@ -114,8 +154,15 @@ def plan(
         if path == KEEP or path.startswith(KEEP + "/"):
             continue  # the agent's bundle cache is not the user's to mirror
         shadowed = path.endswith(".py") and path[:-3] + ".mpy" in wanted  # .py wins imports
-        if delete or shadowed or any(path.startswith(d + "/") for d in report.deleted):
+        keeper = rules.keeper(dst, path)
+        if shadowed or any(path.startswith(d + "/") for d in report.deleted):
             report.deleted.append(path)
+        elif not rules.delete or rules.excluded(path[len(dst) :].lstrip("/")):
+            continue
+        elif keeper is None:
+            report.deleted.append(path)
+        elif keeper not in report.kept:
+            report.kept.append(keeper)  # once, with what is under it
     report.deleted.sort(key=deepest_first)
 
 

@@ -338,3 +338,86 @@ def test_emulator_means_the_board_that_belay_hook_run_started(
         assert reader.twice(1) == 2
         assert sync("emulator", src, "/", progress=False).uploaded == ["/greeting.txt"]
         assert reader.read("/greeting.txt") == "hi"
+
+
+# ------------------------------------------------------- what sync leaves alone
+
+BOARD_OWN = {
+    "lib/vendor/driver.py": "DRIVER = 1\n",
+    "boot.py": "# the board's own boot\n",
+    "main.py": "print('the board main')\n",
+    "webrepl_cfg.py": "PASS = 'secret'\n",
+    "old.txt": "stale\n",
+}
+
+
+def test_cli_delete_keeps_protected_paths_unless_asked(
+    tmp_path: Path, capsys, micropython: str
+) -> None:
+    flash = write_tree(tmp_path / "flash", BOARD_OWN)
+    src = write_tree(tmp_path / "src", {"app.py": "print('app')\n"})
+    common = ["--port", "emulator", "--flash", str(flash), "--delete"]
+    assert main(["sync", str(src), *common, "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "would delete /old.txt" in out and "would upload /app.py" in out
+    assert "keep /lib (protected; --delete-protected removes it)" in out
+    assert not [line for line in out if "delete /lib" in line or "delete /boot" in line]
+    summary = "1 deleted, 0 folders created, 4 protected kept (dry run: nothing was changed)"
+    assert out[-1].endswith(summary)
+
+    assert main(["sync", str(src), *common]) == 0
+    capsys.readouterr()
+    left = sorted(p.relative_to(flash).as_posix() for p in flash.rglob("*") if p.is_file())
+    assert left == ["app.py", "boot.py", "lib/vendor/driver.py", "main.py", "webrepl_cfg.py"]
+
+    assert main(["sync", str(src), *common, "--delete-protected", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    wanted = ["/lib/vendor/driver.py", "/lib/vendor", "/boot.py", "/lib", "/main.py",
+              "/webrepl_cfg.py"]  # fmt: skip
+    assert [line for line in out if line.startswith("would delete")] == [
+        f"would delete {p}" for p in wanted
+    ]
+
+
+def test_sync_into_a_protected_folder_mirrors_it(link: Link, emulator: Emulator, tmp_path) -> None:
+    write_tree(emulator.flash_dir, BOARD_OWN)
+    src = write_tree(tmp_path / "src", {"mine.py": "X = 1\n"})
+    report = sync(link, src, "/lib", delete=True, progress=False)
+    assert report.deleted == ["/lib/vendor/driver.py", "/lib/vendor"] and not report.kept
+    report = sync(link, src, "/", delete=True, keep=["/lib", "/main.py"], progress=False)
+    assert report.kept == ["/lib", "/main.py"]
+    assert sorted(board_files(emulator)) == ["/lib/mine.py", "/main.py", "/mine.py"]
+
+
+def test_excluded_paths_are_neither_copied_nor_deleted(
+    link: Link, emulator: Emulator, tmp_path: Path
+) -> None:
+    write_tree(emulator.flash_dir, {"secrets.json": "board's own", "notes.md": "board notes"})
+    src = write_tree(tmp_path / "src", {
+        "app.py": "A = 1\n", "README.md": "# readme\n", "secrets.json": "host's",
+        "docs/a.txt": "a", "docs/b.py": "B = 1\n", "other/a.txt": "a",
+        "tests/test_app.py": "", "pkg/tests/x.py": "",
+    })  # fmt: skip
+    exclude = ["*.md", "secrets.json", "docs/*.txt", "tests"]
+    report = sync(link, src, "/", delete=True, exclude=exclude, progress=False)
+    assert sorted(board_files(emulator)) == [
+        "/app.py",
+        "/docs/b.py",
+        "/notes.md",
+        "/other/a.txt",
+        "/secrets.json",
+    ]
+    assert board_files(emulator)["/secrets.json"] == b"board's own"
+    assert report.deleted == [] and "/tests" not in report.created
+    again = sync(link, src, "/", exclude="*.md", progress=False)  # one pattern, as a string
+    assert again.uploaded == [
+        "/docs/a.txt",
+        "/pkg/tests/x.py",
+        "/secrets.json",
+        "/tests/test_app.py",
+    ]
+
+
+def test_kept_paths_must_be_board_paths(src: Path) -> None:
+    with pytest.raises(SyncError, match="kept path 'lib': give an absolute board path"):
+        sync("no board is opened", src, "/", delete=True, keep=["lib"])
