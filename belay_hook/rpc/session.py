@@ -141,6 +141,7 @@ class Session:
 
     @property
     def closed(self) -> bool:
+        """Whether `close` ran: a registry of open sessions skips this one."""
         return self._closed
 
     @contextlib.contextmanager
