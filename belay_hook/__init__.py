@@ -11,10 +11,12 @@ from belay_hook.errors import (
     BelayHookError,
     BoardResetError,
     BoardTimeoutError,
+    FrameError,
     LinkError,
     MarkerError,
     McuError,
     NoBoardError,
+    StaleProxyError,
 )
 
 __version__ = "0.1.0"
@@ -23,11 +25,13 @@ __all__ = [
     "BelayHookError",
     "BoardResetError",
     "BoardTimeoutError",
+    "FrameError",
     "LinkError",
     "MarkerError",
     "McuError",
     "NoBoardError",
     "Split",
+    "StaleProxyError",
     "connect",
     "install",
     "on_event",

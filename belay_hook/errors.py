@@ -46,6 +46,16 @@ class BoardResetError(LinkError):
     """The board rebooted (or was reset) while a call was in flight."""
 
 
+class FrameError(LinkError):
+    """A frame was damaged on the line (its check failed) or lost; the call it hit fails,
+    the session stays usable."""
+
+
+class StaleProxyError(BelayHookError, ReferenceError):
+    """A proxy of a board object from before the agent restarted (a reset, a reconnect):
+    the object is gone, and its id may now name another one."""
+
+
 class McuError(BelayHookError):
     """An exception raised on the board whose type has no builtin twin on the host."""
 

@@ -321,12 +321,15 @@ def _our_wire_bytes(module: str) -> Tuple[int, int]:
     """Bytes of a noop() request frame and of its reply (function handle 1, request id 100)."""
     from belay_hook.rpc import framing
 
-    request = framing.call_request(framing.call_prefix(1), 100, (), {})
-    return len(request), len(_REPLY_NONE)
+    request = framing.call_request(1, 100, (), {})
+    return len(request), len(_reply_none(100))
 
 
-# A board's reply to request 100 returning None: 0xFE, 'R', length 2, id 100, 'N'.
-_REPLY_NONE = b"\xfeR\x02\x64N"
+def _reply_none(rid: int) -> bytes:
+    """A board's reply to request ``rid`` returning None."""
+    from belay_hook.rpc import framing, ops
+
+    return framing.reply(ops.KIND_RESULT, rid, b"N")
 
 
 @contextlib.contextmanager
@@ -642,7 +645,7 @@ def _raw_round_trip(fd: int, frame: bytes) -> None:
     """Write a frame with one os.write; read one reply frame with select + os.read."""
     os.write(fd, frame)
     got = b""
-    while len(got) < 3 or len(got) < 3 + got[2]:  # 0xFE, kind, one-byte varint length
+    while len(got) < 2 or len(got) < 2 + got[1] - 0x20:  # 0xFE, one-byte length
         select.select([fd], [], [])
         got += os.read(fd, 65536)
 
@@ -650,6 +653,7 @@ def _raw_round_trip(fd: int, frame: bytes) -> None:
 def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, Dict[str, float]]]:
     """Where a plain-pty call's time goes: wall time and CPU time per process, per variant."""
     from belay_hook.rpc import framing
+    from belay_hook.rpc.channel import Channel
 
     log("[breakdown] boards: echo, frame-sized echo, agent")
     with tempfile.TemporaryDirectory(prefix="bench-calls-") as tmp, contextlib.ExitStack() as stack:
@@ -661,18 +665,22 @@ def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, 
         stack.callback(ours.close)
         session = ours.hook.session
         handle = session._handles[ours.calls_name, "noop"]
-        frame = framing.call_request(framing.call_prefix(handle), 1, (), {})
-        reply_len = len(_REPLY_NONE)
+        frame = framing.call_request(handle, 1, (), {})
+        reply = _reply_none(1)
+        reply_len = len(reply)
         floor = FloorBoard({})
         stack.callback(floor.close)
         sized = FloorBoard({})  # answers a request-sized frame with a reply-sized one
         stack.callback(sized.close)
-        reply = b"\xfeR\x02\x01N"  # the same size as _REPLY_NONE, for request id 1
         sized.link.exec_start(
             "import sys\nr=sys.stdin.buffer.read\nw=sys.stdout.buffer.write\n"
             f"R={reply!r}\nwhile 1:\n r({len(frame)})\n w(R)"
         )
-        reader = framing.ReplyReader(sized.serial, "sized")
+        reader = Channel(sized.serial, "sized")
+        stack.callback(reader.close)
+        reader.lock.acquire()  # the benchmark reads, not the idle reader
+        session.channel.lock.acquire()  # nor for the raw round trips to the agent
+        stack.callback(session.channel.lock.release)
         s_sized, s_ours = sized.serial, session.link.serial
 
         def sized_pyserial() -> None:
@@ -681,7 +689,7 @@ def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, 
 
         def sized_reader() -> None:
             s_sized.write(frame)
-            reader.read_frame(5.0)
+            reader.read_frame(time.monotonic() + 5.0)
 
         variants = [
             ("1-byte echo, pyserial write + read(1) (the floor)", floor.echo, floor.emulator),

@@ -2,32 +2,96 @@
 #
 # Uploaded once per session through the raw REPL and left running: each call
 # is then one framed request in and one framed reply out, nothing compiled.
+# The wire format is described in belay_hook/rpc/framing.py and its names are
+# those of belay_hook/rpc/ops.py (tests/test_ops.py checks they agree):
+#   frame = START, length, tag (op or kind, request id), body, 2-byte check
+# Requests are escaped (they never hold CR, LF or Ctrl-A..D); replies are not,
+# and whatever board code prints passes between them as text.
 #
-# Host -> board:  0xFE, body length, frame id, body. The length and the id are
-#   each a digit (how many hex digits follow) and that many hex digits, so a
-#   small call's header is five bytes and never holds a control byte.
-#   The body never holds 0x03 (Ctrl-C must stay an interrupt): 0x10 is sent
-#   as 0x10 0x11 and 0x03 as 0x10 0x13.
-# Board -> host:  0xFE, kind byte, body length (varint), body.
-#   Printed text passes between frames: UTF-8 never holds 0xFE.
-# Request body: op byte, then one value (see _enc for the tags).
-# Reply body: frame id (varint), then one value. Kinds: R result, E error,
-#   K call of a host function (the host answers with op A), V event.
+# Ctrl-C interrupts board code only while it runs (kbd_intr); one that comes
+# between calls is a stray byte here, skipped like any byte outside a frame.
+# Ctrl-A outside a frame stops the agent (a tool taking the raw REPL back).
 #
 # MicroPython only: keep it small (it is uploaded as source) and frugal.
 
 import sys
 import struct
+from micropython import const
+
+_START = const(0xFE)
+_ESCAPE = const(0x10)
+_TAG_BASE = const(0x20)
+_IDS = const(8)
+_LEN_BASE = const(0x20)
+_LEN_SHORT = const(0xC0)
+_LEN_DIGITS = const(0xE0)
+_FIX = const(0x80)
+_FIX_COUNT = const(96)
+_FIX2 = const(0xE0)
+_FIX2_COUNT = const(4096)
+
+_OP_CALL = const(1)
+_OP_CALL_KW = const(2)
+_OP_CALL_NAME = const(3)
+_OP_OBJECT = const(4)
+_OP_THREAD = const(5)
+_OP_PUT = const(6)
+_OP_HAS = const(7)
+_OP_LOAD = const(8)
+_OP_LOAD_RAM = const(9)
+_OP_INFO = const(10)
+_OP_ANSWER = const(11)
+_OP_FREE = const(12)
+_OP_BYE = const(13)
+_OP_PING = const(14)
+
+_KIND_RESULT = const(1)
+_KIND_ERROR = const(2)
+_KIND_HOST_CALL = const(3)
+_KIND_EVENT = const(4)
+_KIND_PONG = const(5)
+
+_PROXY_GETATTR = const(1)
+_PROXY_SETATTR = const(2)
+_PROXY_DELATTR = const(3)
+_PROXY_CALL = const(4)
+_PROXY_METHOD = const(5)
+_PROXY_GETITEM = const(6)
+_PROXY_SETITEM = const(7)
+_PROXY_DELITEM = const(8)
+_PROXY_LEN = const(9)
+_PROXY_ITER = const(10)
+_PROXY_NEXT = const(11)
+_PROXY_CLOSE = const(12)
+_PROXY_REPR = const(13)
+_PROXY_STR = const(14)
+_PROXY_CONTAINS = const(15)
+_PROXY_BOOL = const(16)
+_PROXY_EQ = const(17)
+_PROXY_LT = const(18)
+_PROXY_LE = const(19)
+_PROXY_GT = const(20)
+_PROXY_GE = const(21)
+_PROXY_DIR = const(22)
 
 _in = sys.stdin.buffer
 _out = sys.stdout.buffer
 _mods = {}
 _fns = {}  # function handle -> (module, name)
 _refs = {}  # id -> board object the host holds a proxy for
-_n = [0, 0]  # last proxy id, last host-call id
+_n = [0, 0, 0]  # last proxy id, last host-call id, board code running (nesting)
 _busy = [0]  # a frame is being written: events emitted meanwhile wait in _later
 _later = []
+_held = [b""]  # bytes read past a damaged frame, read again first
 _DIR = "/.belay_hook"
+try:
+    import os
+
+    _GEN = 1 + int.from_bytes(os.urandom(2), "big") % 30000
+except Exception:
+    import time
+
+    _GEN = 1 + time.ticks_us() % 30000
 try:
     import _thread
 
@@ -41,18 +105,51 @@ try:
     _poll.register(_in, select.POLLIN)
 except Exception:
     _poll = None
+try:
+    from micropython import kbd_intr as _intr
+except ImportError:
+
+    def _intr(c):
+        pass
+
+
+try:
+    from binascii import crc32 as _crc
+except ImportError:  # CRC-32 in two 16-bit halves: small ints on every port
+    _TL = []
+    _TH = []
+    for _i in range(256):
+        _c = _i
+        for _ in range(8):
+            _c = (_c >> 1) ^ (0xEDB88320 if _c & 1 else 0)
+        _TL.append(_c & 0xFFFF)
+        _TH.append(_c >> 16)
+
+    def _crc(data, c=0):
+        lo = (c & 0xFFFF) ^ 0xFFFF
+        hi = (c >> 16) ^ 0xFFFF
+        for b in data:
+            i = (lo ^ b) & 255
+            lo = _TL[i] ^ ((hi & 255) << 8 | lo >> 8)
+            hi = _TH[i] ^ (hi >> 8)
+        return (hi ^ 0xFFFF) << 16 | lo ^ 0xFFFF
+
+
+def _check(parts):
+    c = 0
+    for p in parts:
+        c = _crc(p, c)
+    return c & 0xFFFF
 
 
 def _read(n):
-    b = _in.read(n)
+    b = _held[0]
+    if b:
+        _held[0] = b[n:]
+        b = b[:n]
     while len(b) < n:
         b += _in.read(n - len(b))
     return b
-
-
-def _skip(n):
-    while n:
-        n -= len(_in.read(min(n, 256)))
 
 
 def _uint(b, i):
@@ -76,6 +173,10 @@ def _put_uint(n, out):
 def _dec(b, i):
     t = b[i]
     i += 1
+    if _FIX <= t < _FIX + _FIX_COUNT:
+        return t - _FIX, i
+    if _FIX2 <= t < _FIX2 + 16:
+        return _FIX_COUNT + ((t - _FIX2) << 8) + b[i], i + 1
     if t == 78:  # N
         return None, i
     if t == 84:  # T
@@ -87,8 +188,11 @@ def _dec(b, i):
     n, i = _uint(b, i)
     if t == 105:  # i: zigzag
         return (n >> 1) ^ -(n & 1), i
-    if t == 80:  # P: a proxy coming back
-        return _refs[n], i
+    if t == 80:  # P: a proxy coming back, as generation and id
+        r, i = _uint(b, i)
+        if n != _GEN or r not in _refs:
+            raise StaleProxyError("board object #%d is gone (freed, or from an earlier agent)" % r)
+        return _refs[r], i
     if t == 99:  # c: a host function
         return _HostFn(n), i
     if t in (115, 98, 97, 73):  # s b a I
@@ -120,7 +224,12 @@ def _enc(v, out):
     elif v is False:
         out.append(b"F")
     elif isinstance(v, int):
-        if -(1 << 62) < v < (1 << 62):
+        if 0 <= v < _FIX_COUNT:
+            out.append(bytes((_FIX + v,)))
+        elif _FIX_COUNT <= v < _FIX_COUNT + _FIX2_COUNT:
+            m = v - _FIX_COUNT
+            out.append(bytes((_FIX2 + (m >> 8), m & 255)))
+        elif -(1 << 62) < v < (1 << 62):
             out.append(b"i")
             _put_uint(v << 1 if v >= 0 else (-v << 1) - 1, out)
         else:
@@ -158,15 +267,18 @@ def _enc(v, out):
 
 
 def _send(kind, rid, value):
-    out = []
-    _put_uint(rid, out)
+    out = [bytes((_TAG_BASE + kind * _IDS + rid % _IDS,))]
     _enc(value, out)
-    n = 0
+    n = 2
     for p in out:
         n += len(p)
-    head = [b"\xfe" + kind]
-    _put_uint(n, head)
-    head = b"".join(head)
+    c = _check(out)
+    out.append(bytes((c >> 8, c & 255)))
+    if n < _LEN_SHORT:
+        head = bytes((_START, _LEN_BASE + n))
+    else:
+        d = ("%x" % n).encode()
+        head = bytes((_START, _LEN_DIGITS + len(d))) + d
     if _lock:
         _lock.acquire()
     _busy[0] = 1
@@ -182,7 +294,7 @@ def _send(kind, rid, value):
         if _lock:
             _lock.release()
     while _later:
-        _send(b"V", 0, _later.pop(0))
+        _send(_KIND_EVENT, 0, _later.pop(0))
 
 
 def emit(topic, value=None):
@@ -191,7 +303,7 @@ def emit(topic, value=None):
     if _busy[0]:
         _later.append((topic, value))
     else:
-        _send(b"V", 0, (topic, value))
+        _send(_KIND_EVENT, 0, (topic, value))
 
 
 class _Api:  # board code: `from belay_hook import emit`
@@ -208,10 +320,26 @@ def _error(rid, e):
     sys.print_exception(e, s)
     args = [a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a) for a in e.args]
     _send(
-        b"E",
+        _KIND_ERROR,
         rid,
         (type(e).__name__, args, e.errno if isinstance(e, OSError) else None, s.getvalue()),
     )
+
+
+def _run(f, a, k):
+    # Board code runs with Ctrl-C armed; the agent's own work never sees one.
+    _n[2] += 1
+    _intr(3)
+    try:
+        return f(*a, **k)
+    finally:
+        _n[2] -= 1
+        if not _n[2]:
+            _intr(-1)
+
+
+class StaleProxyError(Exception):
+    pass
 
 
 class _HostFn:
@@ -222,8 +350,8 @@ class _HostFn:
 
     def __call__(self, *a, **k):
         _n[1] += 1
-        rid = _n[1]
-        _send(b"K", rid, (self.i, a, k))
+        rid = _n[1] % _IDS
+        _send(_KIND_HOST_CALL, rid, (self.i, a, k))
         while True:
             r = _serve1(rid)
             if type(r) is tuple:
@@ -257,7 +385,7 @@ def _load(name, base):
             os.remove(_DIR + "/" + f)
     if _DIR not in sys.path:
         sys.path.append(_DIR)
-    m = __import__(base)
+    m = _run(__import__, (base,), {})
     _mods[name] = m.__dict__
     if name != "__main__" and name not in sys.modules:
         sys.modules[name] = m
@@ -266,7 +394,7 @@ def _load(name, base):
 def _ram(name, filename, source):
     # No writable filesystem: compile the bundle's source here, into RAM.
     d = {"__name__": name}
-    exec(compile(source, filename, "exec"), d)
+    _run(exec, (compile(source, filename, "exec"), d), {})
     _mods[name] = d
 
 
@@ -291,127 +419,198 @@ def _has(path):
 
 def _on(o, op, x):
     # One operation on a proxied object, named by the host.
-    if op == "getattr":
+    if op == _PROXY_GETATTR:
         return getattr(o, x)
-    if op == "method":
+    if op == _PROXY_METHOD:
         return getattr(o, x[0])(*x[1], **x[2])
-    if op == "call":
+    if op == _PROXY_CALL:
         return o(*x[0], **x[1])
-    if op == "setattr":
+    if op == _PROXY_SETATTR:
         setattr(o, x[0], x[1])
-    elif op == "delattr":
+    elif op == _PROXY_DELATTR:
         delattr(o, x)
-    elif op == "getitem":
+    elif op == _PROXY_GETITEM:
         return o[x]
-    elif op == "setitem":
+    elif op == _PROXY_SETITEM:
         o[x[0]] = x[1]
-    elif op == "delitem":
+    elif op == _PROXY_DELITEM:
         del o[x]
-    elif op == "len":
+    elif op == _PROXY_LEN:
         return len(o)
-    elif op == "iter":
+    elif op == _PROXY_ITER:
         return iter(o)
-    elif op == "next":
+    elif op == _PROXY_NEXT:
         return next(o)
-    elif op == "close":
+    elif op == _PROXY_CLOSE:
         o.close()
-    elif op == "repr":
+    elif op == _PROXY_REPR:
         return repr(o)
-    elif op == "str":
+    elif op == _PROXY_STR:
         return str(o)
-    elif op == "contains":
+    elif op == _PROXY_CONTAINS:
         return x in o
-    elif op == "bool":
+    elif op == _PROXY_BOOL:
         return bool(o)
-    elif op == "eq":
+    elif op == _PROXY_EQ:
         return o == x
-    elif op == "lt":
+    elif op == _PROXY_LT:
         return o < x
-    elif op == "le":
+    elif op == _PROXY_LE:
         return o <= x
-    elif op == "gt":
+    elif op == _PROXY_GT:
         return o > x
-    elif op == "ge":
+    elif op == _PROXY_GE:
         return o >= x
-    elif op == "dir":
+    elif op == _PROXY_DIR:
         return dir(o)
     else:
         raise ValueError(op)
 
 
-def _do(op, a):
-    if op == 99:  # c: (function handle, args, kwargs)
-        m, f = _fns[a[0]]
-        return _mods[m][f](*a[1], **a[2])
-    if op == 67:  # C: (module, name, args, kwargs)
-        return _mods[a[0]][a[1]](*a[2], **a[3])
-    if op == 79:  # O: (proxy id, operation, argument)
-        return _on(_refs[a[0]], a[1], a[2])
-    if op == 84:  # T: (module, name, args, kwargs) in a new thread
+def _do(op, b):
+    if op == _OP_CALL or op == _OP_CALL_KW:  # handle, [kwargs], arguments
+        h, i = _uint(b, 0)
+        k = {}
+        if op == _OP_CALL_KW:
+            k, i = _dec(b, i)
+        a = []
+        while i < len(b):
+            x, i = _dec(b, i)
+            a.append(x)
+        m, f = _fns[h]
+        return _run(_mods[m][f], a, k)
+    a = _dec(b, 0)[0] if b else None
+    if op == _OP_CALL_NAME:  # (module, name, args, kwargs)
+        return _run(_mods[a[0]][a[1]], a[2], a[3])
+    if op == _OP_OBJECT:  # (proxy reference, operation, argument)
+        return _run(_on, a, {})
+    if op == _OP_THREAD:  # (module, name, args, kwargs) in a new thread
         import _thread
 
         _thread.start_new_thread(_mods[a[0]][a[1]], a[2], a[3])
-    elif op == 80:  # P: (path, data, append)
+    elif op == _OP_PUT:  # (path, data, append)
         _put(*a)
-    elif op == 72:  # H: path
+    elif op == _OP_HAS:  # path
         return _has(a)
-    elif op == 76:  # L: (module, file base name, handles)
+    elif op == _OP_LOAD:  # (module, file base name, handles)
         _load(a[0], a[1])
         _handles(a[0], a[2])
-    elif op == 82:  # R: (module, file name, source, handles)
+    elif op == _OP_LOAD_RAM:  # (module, file name, source, handles)
         _ram(a[0], a[1], a[2])
         _handles(a[0], a[3])
-    elif op == 73:  # I
+    elif op == _OP_INFO:
         i = sys.implementation
         import builtins
 
-        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins))
+        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins), _GEN)
+    else:
+        raise ValueError(op)
 
 
-def _serve1(wait=0):
-    # Read and serve one request. Returns the answer for host-call `wait`
-    # when that arrives, "X" when the host says goodbye.
-    if _poll:  # idle in short polls: scheduled callbacks (timers, pins) run between them
+def _frame():
+    # The next request frame as (op, rid, body): body None if it was damaged,
+    # a MemoryError if it was too big; no frame if it was cut short. Outside a frame: stray bytes (a late
+    # Ctrl-C) are skipped, Ctrl-A stops the agent ("X").
+    if _poll and not _held[0]:  # idle in short polls: timers and pins run between them
         while not _poll.poll(20):
             pass
-    h = _read(2)
-    if h[0] != 254:
+    c = _read(1)[0]
+    while True:
+        while c != _START:
+            if c == 1:
+                return "X"
+            c = _read(1)[0]
+        c = _read(1)[0]
+        if _LEN_BASE <= c < _LEN_BASE + _LEN_SHORT:
+            n = c - _LEN_BASE
+        elif _LEN_DIGITS < c <= _LEN_DIGITS + 8:
+            d = _read(c - _LEN_DIGITS)
+            c = 0
+            try:
+                n = int(d, 16)
+            except ValueError:
+                continue
+        else:
+            continue
+        if n < 3:
+            continue
+        # In short reads: a START inside means this frame was cut short. The tag,
+        # never escaped, comes first: a frame too big for the heap is read to its
+        # end all the same (staying in step) and answered with MemoryError.
+        t = _read(1)[0]
+        if t == _START:
+            _held[0] = b"\xfe" + _held[0]
+            return
+        w = bytearray()
+        k = 1
+        while k < n:
+            p = _read(min(n - k, 16))
+            k += len(p)
+            s = p.find(b"\xfe")
+            if s >= 0:
+                _held[0] = p[s:] + _held[0]
+                return
+            if w is not None:
+                try:
+                    w += p
+                except MemoryError:
+                    w = None
+        rid = (t - _TAG_BASE) % _IDS
+        if w is None:
+            return 0, rid, MemoryError("a request of %d bytes: too big for the board's heap" % n)
+        w = bytes(w)
+        if 16 in w:
+            for e in b"\x01\x02\x03\x04\n\r\xfe":
+                w = w.replace(bytes((16, e ^ 32)), bytes((e,)))
+            w = w.replace(b"\x10\x30", b"\x10")
+        if _check((bytes((t,)), w[:-2])) != w[-2] << 8 | w[-1]:
+            return 0, rid, None
+        return (t - _TAG_BASE) // _IDS, rid, w[:-2]
+
+
+def _serve1(wait=-1):
+    # Read and serve one request. Returns the answer for host-call `wait`
+    # when that arrives, "X" when the host says goodbye.
+    f = _frame()
+    if f is None or f == "X":
+        return f
+    op, rid, b = f
+    if b is None:
+        _send(_KIND_ERROR, rid, ("FrameError", ["the board received a damaged request"], None, ""))
         return
-    h = _read(h[1] - 47)  # the length's hex digits and the id's digit count
-    n = int(h[:-1], 16)
-    rid = int(_read(h[-1] - 48), 16)
-    try:
-        b = _read(n)
-    except MemoryError as e:
-        _skip(n)  # stay in step with the host, then say why
-        _error(rid, e)
+    if isinstance(b, MemoryError):
+        _error(rid, b)
         return
     try:
-        if 16 in b:
-            b = b.replace(b"\x10\x13", b"\x03").replace(b"\x10\x11", b"\x10")
-        op = b[0]
-        a = _dec(b, 1)[0]
-        b = None
-        if op == 65:  # A: answer to a host call
-            return a if rid == wait else None
-        if op == 70:  # F: proxies the host dropped (negative: close it first); no reply
-            for i in a:
+        if op == _OP_ANSWER:  # answer to a host call
+            return _dec(b, 0)[0] if rid == wait else None
+        if op == _OP_FREE:  # proxies the host dropped (negative: close it first); no reply
+            for i in _dec(b, 0)[0]:
                 o = _refs.pop(abs(i), None)
                 if i < 0 and o is not None:
                     o.close()
             return
-        if op == 88:  # X: leave the loop, back to the REPL
-            _send(b"R", rid, None)
+        if op == _OP_PING:
+            _send(_KIND_PONG, rid, None if wait < 0 else wait)
+            return
+        if op == _OP_BYE:  # leave the loop, back to the REPL
+            _send(_KIND_RESULT, rid, None)
             return "X"
-        r = _do(op, a)
-        a = None
-        _send(b"R", rid, r)
+        r = _do(op, b)
+        b = None
+        _send(_KIND_RESULT, rid, r)
     except SystemExit:
         raise  # sys.exit() on a board means reboot: let it
     except BaseException as e:  # noqa: B036 - KeyboardInterrupt ends a call, not the agent
-        b = a = r = None
+        b = r = None
         _error(rid, e)
 
 
-while _serve1() != "X":
-    pass
+_intr(-1)
+while True:
+    try:
+        if _serve1() == "X":
+            break
+    except (KeyboardInterrupt, MemoryError):  # a call ended as its reply went: it is over
+        pass
+_intr(3)

@@ -12,7 +12,7 @@ import traceback
 import pytest
 
 import belay_hook
-from belay_hook.rpc import events
+from belay_hook.rpc import events, ops
 
 DEVICE = """
 #@mcu
@@ -128,8 +128,8 @@ def test_dropped_proxies_are_freed_on_the_board(device, hook) -> None:
     del s
     gc.collect()
     device.add(1, 1)  # any request carries the release along
-    with pytest.raises(KeyError):
-        session.ref_op(ref, "len")
+    with pytest.raises(belay_hook.StaleProxyError, match="is gone"):
+        session.ref_op(ref, ops.PROXY_LEN)
 
 
 def test_generators_stream_and_close(device) -> None:

@@ -69,16 +69,6 @@ def test_garbage_never_crashes_the_decoder(data: bytes) -> None:
         pass
 
 
-@given(values, st.integers(min_value=0, max_value=2**32))
-def test_no_request_frame_carries_ctrl_c(value: object, rid: int) -> None:
-    """0x03 must stay an interrupt: not in headers, bodies, or call frames."""
-    from belay_hook.rpc import framing
-
-    assert b"\x03" not in framing.request(b"C", rid, value)
-    call = framing.call_request(framing.call_prefix(3), rid, (value,), {"k": value})
-    assert b"\x03" not in call
-
-
 def test_what_cannot_cross_is_named() -> None:
     with pytest.raises(TypeError, match=r"value\[1\]: set cannot cross"):
         codec.encode([1, {2}], [])

@@ -21,6 +21,29 @@ _BANNERS = (  # the friendly REPL's first line, and MicroPython's soft-reboot li
 )
 
 
+# What a board prints when it starts afresh or its REPL takes over again; seen in the
+# agent's output stream, each means the agent is gone. Each fits in RESET_SPAN bytes.
+RESET_SIGNS = re.compile(
+    rb"(MicroPython \S+ on \d{4}-\d\d-\d\d; |Adafruit CircuitPython \S+ on "
+    rb"|soft reboot|raw REPL; CTRL-B to exit|for more information\.\r?\n>>> "
+    rb"|\x04\x04>|\x04Traceback \(most recent call last\):)"
+)
+RESET_SPAN = 64
+
+
+def reset_sign(data: bytes) -> str | None:
+    """What ``data`` says happened to the board, if it shows a reset or a REPL prompt."""
+    found = RESET_SIGNS.search(data)
+    if found is None:
+        return None
+    sign = found.group()
+    if sign.startswith((b"\x04\x04", b"\x04Trace")):
+        return "the agent stopped, back at the raw REPL"
+    if b"soft reboot" in sign or sign.startswith(b"raw REPL"):
+        return "the board soft-rebooted"
+    return "the board reset (its boot banner came)"
+
+
 def strip_osc(data: bytes) -> bytes:
     """`data` without its OSC sequences (a sequence cut short at the end stays)."""
     return _OSC.sub(b"", data)

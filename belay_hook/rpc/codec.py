@@ -3,12 +3,16 @@
 One tag byte per value, lengths as unsigned LEB128 varints:
 ``N`` None, ``T``/``F`` booleans, ``i`` int (zigzag varint), ``I`` big int
 (decimal text), ``f`` float (8 bytes, little-endian double), ``s`` str (UTF-8),
-``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict.
+``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict. Small ints,
+the commonest arguments and results, fit in the tag: 0x80 + n for 0 <= n < 96,
+and 0xE0 + (m >> 8) then m & 255 for m = n - 96 < 4096.
 
-Two tags refer to things that stay where they are: ``P`` a board object (id and
-type name), which the host sees as a proxy, and ``c`` a host function (id),
-which board code can call back. A :class:`Context` (the session) gives them
-meaning; without one they cannot cross.
+Two tags refer to things that stay where they are: ``P`` a board object, which
+the host sees as a proxy (from the board: id and type name; to the board: the
+agent's generation, then the id, so a reference from an earlier agent is
+refused, never taken for another object), and ``c`` a host function (id), which
+board code can call back. A :class:`Context` (the session) gives them meaning;
+without one they cannot cross.
 
 Nothing the board sends is ever evaluated: decoding only builds these types.
 """
@@ -21,13 +25,18 @@ from typing import Any, Callable, List, Protocol, Tuple
 _BIG = 1 << 62
 _DOUBLE = struct.Struct("<d")
 _SMALL = [bytes((n,)) for n in range(128)]
+FIX = 0x80  # 0x80 + n: int n, 0 <= n < FIX_COUNT
+FIX_COUNT = 96
+FIX2 = 0xE0  # 0xE0 + (m >> 8), m & 255: int FIX_COUNT + m, m < 4096
+FIX2_COUNT = 4096
+_FIXED = [bytes((FIX + n,)) for n in range(FIX_COUNT)]
 
 
 class Context(Protocol):
     """What the session supplies so proxies and host functions can cross."""
 
-    def proxy_id(self, value: Any) -> int | None:
-        """The board id of ``value`` if it is a proxy of this board's objects."""
+    def proxy_id(self, value: Any) -> tuple | None:
+        """(generation, board id) of ``value`` if it is a proxy of this board's objects."""
 
     def callback_id(self, fn: Callable) -> int:
         """An id under which board code may call host function ``fn``."""
@@ -75,7 +84,12 @@ def encode(
 def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
     kind = type(value)
     if kind is int:
-        if -_BIG < value < _BIG:
+        if 0 <= value < FIX_COUNT:
+            out.append(_FIXED[value])
+        elif FIX_COUNT <= value < FIX_COUNT + FIX2_COUNT:
+            m = value - FIX_COUNT
+            out.append(bytes((FIX2 + (m >> 8), m & 255)))
+        elif -_BIG < value < _BIG:
             out.append(b"i")
             put_uint(value << 1 if value >= 0 else (-value << 1) - 1, out)
         else:
@@ -126,8 +140,10 @@ def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
                 exc.where.append(f"[{k!r}]")
                 raise
     elif context is not None and context.proxy_id(value) is not None:
+        generation, ref = context.proxy_id(value)  # type: ignore[misc]
         out.append(b"P")
-        put_uint(context.proxy_id(value), out)  # type: ignore[arg-type]
+        put_uint(generation, out)
+        put_uint(ref, out)
     elif context is not None and callable(value):
         out.append(b"c")
         put_uint(context.callback_id(value), out)
@@ -165,6 +181,10 @@ def decode(b: bytes, i: int = 0, context: Context | None = None) -> Tuple[Any, i
 def _decode(b: bytes, i: int, context: Context | None) -> Tuple[Any, int]:
     tag = b[i]
     i += 1
+    if FIX <= tag < FIX + FIX_COUNT:
+        return tag - FIX, i
+    if FIX2 <= tag < FIX2 + (FIX2_COUNT >> 8):
+        return FIX_COUNT + ((tag - FIX2) << 8) + b[i], i + 1
     if tag == 0x4E:  # N
         return None, i
     if tag == 0x54:  # T

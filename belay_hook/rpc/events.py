@@ -13,8 +13,8 @@ Host side::
     def pressed(value): ...
 
 Handlers run on one background thread, in the order the events were sent, so
-a slow handler never holds up a call in flight. Once a handler exists, each
-session also reads the board between calls, so events arrive while the host idles.
+a slow handler never holds up a call in flight. Each session reads the board
+between calls too (its channel's idle reader), so events arrive while the host idles.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-import weakref
 from typing import Any, Callable, Dict, List
 
 _handlers: Dict[str | None, List[Callable]] = {}
-_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
 _queue: queue.Queue[tuple] = queue.Queue()
 _lock = threading.Lock()
 _dispatcher: threading.Thread | None = None
@@ -42,8 +40,6 @@ def on_event(topic: str | None = None, handler: Callable | None = None) -> Calla
         return lambda fn: on_event(topic, fn)
     with _lock:
         _handlers.setdefault(topic, []).append(handler)
-    for session in list(_sessions):
-        session.watch()
     return handler
 
 
@@ -52,13 +48,6 @@ def remove_handler(topic: str | None, handler: Callable) -> None:
     with _lock:
         if handler in _handlers.get(topic, []):
             _handlers[topic].remove(handler)
-
-
-def track(session: Any) -> None:
-    """A new session: read its board between calls once handlers exist."""
-    _sessions.add(session)
-    if any(_handlers.values()):
-        session.watch()
 
 
 def dispatch(topic: str, value: Any) -> None:

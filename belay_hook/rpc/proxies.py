@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Protocol
 
+from belay_hook.rpc import ops
+
 
 class Owner(Protocol):
     """The session a proxy belongs to."""
 
-    def ref_op(self, ref: int, op: str, arg: Any = None) -> Any: ...
+    def ref_op(self, ref: Any, op: int, arg: Any = None) -> Any: ...
 
-    def release(self, ref: int, close: bool = False) -> None: ...
+    def release(self, ref: Any, close: bool = False) -> None: ...
 
 
 _OWN = ("_owner", "_ref", "_type")
@@ -29,81 +31,81 @@ class BoardProxy:
 
     __slots__ = (*_OWN, "__weakref__")
 
-    def __init__(self, owner: Owner, ref: int, type_name: str):
+    def __init__(self, owner: Owner, ref: Any, type_name: str):
         object.__setattr__(self, "_owner", owner)
         object.__setattr__(self, "_ref", ref)
         object.__setattr__(self, "_type", type_name)
 
-    def _op(self, op: str, arg: Any = None) -> Any:
+    def _op(self, op: int, arg: Any = None) -> Any:
         return self._owner.ref_op(self._ref, op, arg)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # keep copy, pickle and friends off the wire
-        return self._op("getattr", name)
+        return self._op(ops.PROXY_GETATTR, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._op("setattr", (name, value))
+        self._op(ops.PROXY_SETATTR, (name, value))
 
     def __delattr__(self, name: str) -> None:
-        self._op("delattr", name)
+        self._op(ops.PROXY_DELATTR, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._op("call", (args, kwargs))
+        return self._op(ops.PROXY_CALL, (args, kwargs))
 
     def __getitem__(self, key: Any) -> Any:
-        return self._op("getitem", key)
+        return self._op(ops.PROXY_GETITEM, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._op("setitem", (key, value))
+        self._op(ops.PROXY_SETITEM, (key, value))
 
     def __delitem__(self, key: Any) -> None:
-        self._op("delitem", key)
+        self._op(ops.PROXY_DELITEM, key)
 
     def __len__(self) -> int:
-        return self._op("len")
+        return self._op(ops.PROXY_LEN)
 
     def __iter__(self) -> Iterator:
-        iterator = self._op("iter")
+        iterator = self._op(ops.PROXY_ITER)
         return iterator if not isinstance(iterator, BoardProxy) else _pull(iterator)
 
     def __contains__(self, item: Any) -> bool:
-        return self._op("contains", item)
+        return self._op(ops.PROXY_CONTAINS, item)
 
     def __bool__(self) -> bool:
-        return self._op("bool")
+        return self._op(ops.PROXY_BOOL)
 
     def __eq__(self, other: object) -> bool:
-        return self._op("eq", other)
+        return self._op(ops.PROXY_EQ, other)
 
     def __ne__(self, other: object) -> bool:
-        return not self._op("eq", other)
+        return not self._op(ops.PROXY_EQ, other)
 
     def __lt__(self, other: Any) -> bool:
-        return self._op("lt", other)
+        return self._op(ops.PROXY_LT, other)
 
     def __le__(self, other: Any) -> bool:
-        return self._op("le", other)
+        return self._op(ops.PROXY_LE, other)
 
     def __gt__(self, other: Any) -> bool:
-        return self._op("gt", other)
+        return self._op(ops.PROXY_GT, other)
 
     def __ge__(self, other: Any) -> bool:
-        return self._op("ge", other)
+        return self._op(ops.PROXY_GE, other)
 
     __hash__ = object.__hash__  # identity, like most objects
 
     def __repr__(self) -> str:
         try:
-            return f"<board {self._op('repr')}>"
+            return f"<board {self._op(ops.PROXY_REPR)}>"
         except Exception:  # a repr must not fail: the board may be gone
-            return f"<board {self._type} object #{self._ref} (unreachable)>"
+            return f"<board {self._type} object (unreachable)>"
 
     def __str__(self) -> str:
-        return self._op("str")
+        return self._op(ops.PROXY_STR)
 
     def __dir__(self) -> list:
-        return self._op("dir")
+        return self._op(ops.PROXY_DIR)
 
     def __del__(self) -> None:
         try:
@@ -123,7 +125,7 @@ class BoardObject(BoardProxy):
             owner, ref = self._owner, self._ref
 
             def method(*args: Any, **kwargs: Any) -> Any:
-                return owner.ref_op(ref, "method", (name, args, kwargs))
+                return owner.ref_op(ref, ops.PROXY_METHOD, (name, args, kwargs))
 
             method.__name__ = method.__qualname__ = name
             return method
@@ -140,7 +142,7 @@ def _pull(proxy: BoardProxy, close: bool = False) -> Iterator:
     try:
         while True:
             try:
-                value = owner.ref_op(ref, "next")
+                value = owner.ref_op(ref, ops.PROXY_NEXT)
             except StopIteration:
                 return
             yield value
