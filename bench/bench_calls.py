@@ -699,7 +699,7 @@ def breakdown(calls: int, log: Callable[[str], None]) -> List[Tuple[str, float, 
                 sized.emulator,
             ),
             ("frame-sized echo, pyserial write + read(n)", sized_pyserial, sized.emulator),
-            ("frame-sized echo, pyserial write + ReplyReader", sized_reader, sized.emulator),
+            ("frame-sized echo, pyserial write + Channel", sized_reader, sized.emulator),
             (
                 "agent noop, os.write + select/os.read",
                 lambda: _raw_round_trip(s_ours.fd, frame),
