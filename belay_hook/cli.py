@@ -23,7 +23,8 @@ PORT_HELP = (
 FLASH_HELP = (
     "emulator only: use this folder as the board's / and keep it (default: a temporary one)"
 )
-BOARD_COMMANDS = ("devices", "exec", "repl", "sync")  # their board errors end in one line
+# Their board errors end in one line.
+BOARD_COMMANDS = ("devices", "exec", "install", "repl", "sync")
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -101,6 +102,23 @@ def main(argv: List[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="only say what would change")
     _board_options(p)
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser(
+        "install",
+        help="install MicroPython libraries on the board (mip packages, files, URLs)",
+        description="Install libraries into the board's --target folder, as mip would: "
+        "NAME[@VERSION] from the index, a .py/.mpy file, a package.json or a folder "
+        "(local or by URL, github:org/repo/path too). Without arguments: the list under "
+        "[tool.belay_hook] dependencies in pyproject.toml. Files the board already has "
+        "are not sent again.",
+    )
+    p.add_argument("packages", nargs="*", metavar="PACKAGE", help="NAME[@VERSION], PATH or URL")
+    p.add_argument("--target", default="/lib", help="board folder (default: /lib)")
+    p.add_argument("--index", default=None, metavar="URL", help="mip index, URL or folder "
+                   "(default: micropython-lib's)")  # fmt: skip
+    p.add_argument("--no-mpy", action="store_true", help="send .py sources, do not compile")
+    _board_options(p)
+    p.set_defaults(func=cmd_install)
 
     args = parser.parse_args(argv)
     try:
@@ -327,6 +345,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(report)
     if args.port == ports.EMULATOR and args.flash is None and not report.dry_run:
+        print("note: the emulator's flash is gone when it stops; --flash DIR keeps it",
+              file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """Install libraries (see belay_hook.libraries), then say what went up."""
+    from belay_hook import libraries
+
+    specs, base = list(args.packages), None
+    if not specs:
+        specs, base = libraries.pyproject_dependencies()
+        if not specs:
+            raise SystemExit(
+                "belay-hook install: nothing to install: name packages, or list them in "
+                "pyproject.toml under [tool.belay_hook] dependencies = [...]"
+            )
+    args.port = ports.resolve(args.port)
+    with _device(args) as device:
+        report = libraries.install_packages(
+            specs, device, target=args.target, index=args.index or libraries.INDEX,
+            mpy=not args.no_mpy, base=base, progress=True,
+        )  # fmt: skip
+    for path in report.uploaded:
+        print(f"installed {path}")
+    print(report)
+    if args.port == ports.EMULATOR and args.flash is None:
         print("note: the emulator's flash is gone when it stops; --flash DIR keeps it",
               file=sys.stderr)  # fmt: skip
     return 0

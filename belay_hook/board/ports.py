@@ -20,19 +20,23 @@ ignore case), or the error lists what is attached.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List, Tuple
 
 from belay_hook.board.devices import BOARD_VIDS, Device, scan
-from belay_hook.errors import LinkError
+from belay_hook.errors import BelayHookError, LinkError
+
+log = logging.getLogger(__name__)
 
 EMULATOR = "emulator"
 __all__ = [
     "BOARD_VIDS",
     "EMULATOR",
+    "pyproject_config",
     "pyproject_setting",
     "resolve",
     "select",
@@ -63,19 +67,37 @@ def resolve(port: str | None = None, start: Path | None = None) -> str:
 
 
 def pyproject_setting(key: str, start: Path | None = None) -> object | None:
-    """``[tool.belay_hook] key`` from the nearest pyproject.toml above ``start`` (cwd)."""
+    """``[tool.belay_hook] key`` from the nearest pyproject.toml above ``start`` (cwd)
+    that has a ``[tool.belay_hook]`` table."""
+    return pyproject_config(start)[0].get(key)
+
+
+def pyproject_config(start: Path | None = None) -> Tuple[Dict[str, Any], Path | None]:
+    """The ``[tool.belay_hook]`` table of the nearest pyproject.toml above ``start``
+    (cwd) that has one, and that file; ``({}, None)`` if none has.
+
+    A pyproject.toml without the table (a sub-package's, say) does not hide its
+    parent's settings. One that cannot be parsed is an error naming it.
+    """
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+
     folder = (start or Path.cwd()).resolve()
     for candidate in (folder, *folder.parents):
         path = candidate / "pyproject.toml"
-        if path.is_file():
-            try:
-                import tomllib  # type: ignore[import-not-found]
-            except ImportError:  # Python < 3.11
-                import tomli as tomllib  # type: ignore[no-redef]
+        if not path.is_file():
+            continue
+        try:
             with path.open("rb") as f:
-                table = tomllib.load(f).get("tool", {}).get("belay_hook", {})
-            return table.get(key)
-    return None
+                table = tomllib.load(f).get("tool", {}).get("belay_hook")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise BelayHookError(f"{path}: cannot read: {exc}") from None
+        if isinstance(table, dict):
+            log.debug("settings from %s", path)
+            return table, path
+    return {}, None
 
 
 def usb_boards() -> List[Device]:
