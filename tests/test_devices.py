@@ -148,3 +148,48 @@ def test_cli_reports_a_selector_error(attached, capsys: pytest.CaptureFixture) -
 def test_usb_boards(attached) -> None:
     attached(PICO, UART, PYBOARD, LEGACY)
     assert [d.device for d in ports.usb_boards()] == ["/dev/ttyACM0", "/dev/ttyACM2"]
+
+
+class TestMpremoteNames:
+    """mpremote's port names work wherever a port is taken."""
+
+    @pytest.mark.parametrize(
+        "name, device",
+        [
+            ("a0", "/dev/ttyACM0"),
+            ("a99", "/dev/ttyACM99"),
+            ("u1", "/dev/ttyUSB1"),
+            ("c3", "COM3"),
+            ("port:/dev/serial/by-id/usb-pico", "/dev/serial/by-id/usb-pico"),
+            ("port:a0", "a0"),  # port: takes the rest as it is, shortcut or not
+            ("id:E6605838AB", "/dev/ttyACM1"),
+            ("id:0001", "/dev/ttyUSB0"),
+            ("a100", "a100"),  # no shortcut: a device name
+        ],
+    )
+    def test_names(self, attached, name: str, device: str) -> None:
+        attached(PICO, PICO2, UART)
+        assert ports.resolve(name) == device
+
+    def test_id_that_matches_nothing_lists_what_is_attached(self, attached) -> None:
+        attached(PICO)
+        message = _error("id:NOPE")
+        assert message.startswith("id:NOPE: no attached port matches")
+        assert "serial E660583883" in message
+        assert "bad selector" in _error("id:") and "bad selector" in _error("port:")
+
+    def test_auto_finds_the_one_board(self, attached, monkeypatch: pytest.MonkeyPatch) -> None:
+        attached(UART, PICO)
+        assert ports.resolve("auto") == "/dev/ttyACM0"
+        monkeypatch.setenv("BELAY_HOOK_PORT", "auto")
+        assert ports.resolve() == "/dev/ttyACM0"
+
+    def test_shortcut_from_pyproject(self, attached, tmp_path) -> None:
+        attached()
+        (tmp_path / "pyproject.toml").write_text('[tool.belay_hook]\nport = "u2"\n')
+        assert ports.resolve(start=tmp_path) == "/dev/ttyUSB2"
+
+    def test_cli_names_the_shortcut_device(self, attached, capsys: pytest.CaptureFixture) -> None:
+        attached()
+        assert main(["exec", "print(1)", "--port", "a97"]) == 1
+        assert "/dev/ttyACM97: no such port" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import time
 from typing import Callable, Iterator, NamedTuple, Union
@@ -45,6 +46,7 @@ _HISTORY = 256  # how many of the last received bytes a timeout reports
 _CHUNK = 256  # plain raw REPL upload: bytes per write, then a pause
 _CHUNK_PAUSE = 0.01
 _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
+log = logging.getLogger(__name__)
 
 
 class Link:
@@ -88,6 +90,7 @@ class Link:
             raise LinkError(self.port, f"cannot open: {exc}") from exc
         self._in_raw_repl = False
         self.flavour = None
+        log.info("opened %s", self.port)
         return self
 
     def _open_error(self, exc: serial.SerialException) -> LinkError:
@@ -313,6 +316,7 @@ class Link:
         self.flavour = flavour_in(seen) or self.flavour
         if self.flavour is None:
             self._ask_flavour(due)
+        log.info("%s: raw REPL (%s)", self.port, self.flavour)
 
     def _ask_flavour(self, due: _Due) -> None:
         """No banner came by: ask the board (in the raw REPL)."""

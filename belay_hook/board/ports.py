@@ -10,7 +10,11 @@ Whichever gives it, a port is one of:
 * a pyserial URL (anything with ``://``, e.g. ``socket://host:2217``);
 * ``usb:VID``, ``usb:VID:PID`` or ``usb:VID:PID:SERIAL`` (IDs in hex, e.g.
   ``usb:2e8a:0005:E660583883``): the one attached port with those USB IDs;
-* ``serial:SERIAL``: the one attached port with that USB serial number;
+* ``serial:SERIAL`` (or mpremote's ``id:SERIAL``): the one attached port with that
+  USB serial number;
+* mpremote's shortcuts: ``a0``..``a99`` (``/dev/ttyACM0``...), ``u0``..``u99``
+  (``/dev/ttyUSB0``...), ``c0``..``c99`` (``COM0``...), ``port:PATH`` (PATH as it is)
+  and ``auto`` (steps 4 and 5 above);
 * anything else: a device path or name (``/dev/ttyACM0``, ``COM3``).
 
 A selector is matched against the ports attached when it is resolved, so it still
@@ -45,16 +49,26 @@ __all__ = [
 
 _HEX = r"(?:0x)?([0-9a-f]{1,4})"
 _USB = re.compile(rf"usb:{_HEX}(?::{_HEX}(?::(.+))?)?", re.IGNORECASE)
+_SHORTCUT = re.compile(r"([auc])(\d{1,2})")
+SHORTCUTS = {"a": "/dev/ttyACM{}", "u": "/dev/ttyUSB{}", "c": "COM{}"}  # as mpremote has them
 
 
 def resolve(port: str | None = None, start: Path | None = None) -> str:
     """The port to use, by the order above: a device path, a pyserial URL or
-    ``emulator`` (USB selectors are looked up)."""
-    chosen = port or os.environ.get("BELAY_HOOK_PORT") or pyproject_setting("port", start)
-    if chosen:
-        return select(str(chosen))
+    ``emulator`` (USB selectors and shortcuts are looked up)."""
+    chosen, source = port, "the port argument"
+    if not chosen:
+        chosen, source = os.environ.get("BELAY_HOOK_PORT"), "$BELAY_HOOK_PORT"
+    if not chosen:
+        table, path = pyproject_config(start)
+        chosen, source = table.get("port"), str(path)
+    if chosen and str(chosen) != "auto":
+        device = select(str(chosen))
+        log.info("port %s (from %s)%s", chosen, source, f" is {device}" if device != chosen else "")
+        return device
     found = [Device.from_port(p) for p in usb_boards()]  # pyserial-like objects welcome too
     if len(found) == 1:
+        log.info("port %s: the one board attached", found[0].device)
         return found[0].device
     if len(found) > 1:
         raise LinkError("auto", f"several boards attached, say which: {_listing(found)}")
@@ -106,18 +120,25 @@ def usb_boards() -> List[Device]:
 
 
 def select(port: str) -> str:
-    """The device a ``usb:``/``serial:`` selector names now; other ports as they are."""
+    """The device a selector (``usb:``, ``serial:``, ``id:``) or shortcut (``a0``,
+    ``port:PATH``) names now; other ports as they are."""
     usb = _USB.fullmatch(port)
+    shortcut = _SHORTCUT.fullmatch(port)
+    prefix, _, rest = port.partition(":")
+    if shortcut:
+        return SHORTCUTS[shortcut.group(1)].format(shortcut.group(2))
+    if prefix == "port" and rest:
+        return rest
     if usb:
         vid, pid, serial_number = usb.groups()
         wanted = (int(vid, 16), int(pid, 16) if pid else None, serial_number)
-    elif port.lower().startswith("serial:") and port[7:]:
-        wanted = (None, None, port[7:])
-    elif port.lower().startswith(("usb:", "serial:")):
+    elif prefix.lower() in ("serial", "id") and rest:
+        wanted = (None, None, rest)
+    elif prefix.lower() in ("usb", "serial", "id", "port"):
         raise LinkError(
             port,
-            "bad selector: write usb:VID[:PID[:SERIAL]] with hex IDs (e.g. usb:2e8a:0005) "
-            "or serial:SERIAL",
+            "bad selector: write usb:VID[:PID[:SERIAL]] with hex IDs (e.g. usb:2e8a:0005), "
+            "serial:SERIAL, id:SERIAL or port:PATH",
         )
     else:
         return port
