@@ -7,19 +7,32 @@ sees a whole entry or none; any error while reading or writing is a miss.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Union
 
+log = logging.getLogger(__name__)
+
 
 def cache_dir() -> Path:
-    """``$BELAY_HOOK_CACHE``, else the user's cache folder (XDG on Linux)."""
+    """``$BELAY_HOOK_CACHE``, else ``belay_hook`` in the platform's cache folder:
+    ``$XDG_CACHE_HOME`` or ``~/.cache`` (Linux and others), ``~/Library/Caches`` (macOS),
+    ``%LOCALAPPDATA%`` (Windows)."""
     env = os.environ.get("BELAY_HOOK_CACHE")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "belay_hook"
+    home = Path(os.path.expanduser("~"))
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "belay_hook"
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+        return Path(local) / "belay_hook" / "Cache"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec: a relative path there is invalid and must be ignored.
+    return (Path(xdg) if os.path.isabs(xdg) else home / ".cache") / "belay_hook"
 
 
 def key(*parts: Union[str, bytes]) -> str:
@@ -36,7 +49,10 @@ def get(name: str) -> bytes | None:
     """The entry called ``name``, or None on a miss or any error."""
     try:
         return (cache_dir() / name).read_bytes()
-    except OSError:
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.debug("cache miss for %s: %s", name, exc)
         return None
 
 
@@ -53,5 +69,5 @@ def put(name: str, data: bytes) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
-    except OSError:
-        pass
+    except OSError as exc:
+        log.debug("cache entry %s not written: %s", name, exc)
