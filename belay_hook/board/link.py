@@ -83,7 +83,9 @@ class Link:
         if "://" not in self.port and os.name == "posix":
             options["exclusive"] = True  # a second program on the port garbles both
         try:
-            self._serial = serial.serial_for_url(self.port, **options)
+            self._serial = _open_port(self.port, options)
+        except LinkError:
+            raise  # it names the port already (a WebREPL login, say)
         except serial.SerialException as exc:
             raise self._open_error(exc) from exc
         except (ValueError, OSError) as exc:
@@ -449,6 +451,15 @@ class _Due(NamedTuple):
 
     deadline: float
     timeout: float
+
+
+def _open_port(port: str, options: dict) -> serial.SerialBase:
+    """A pyserial port for a device, a pyserial URL, or a WebREPL (ws://host:8266)."""
+    if port[:5].lower() == "ws://":
+        from belay_hook.board.webrepl import WebRepl
+
+        return WebRepl(port, timeout=options["timeout"])
+    return serial.serial_for_url(port, **options)
 
 
 def _call(on_output: Callable[[bytes], None], data: bytes) -> None:
