@@ -150,6 +150,32 @@ class TestOnTheBoard:
         assert listing == "['greet.mpy', 'shout.mpy']"
         assert board_run(link, "import greet\nprint(greet.hello('board'))") == "HELLO BOARD!"
 
+    def test_index_mpy_builds_are_used_as_they_are(self, link: Link, tmp_path: Path) -> None:
+        from belay_hook import bundle
+
+        fmt = bundle.BoardFormat.from_mpy(
+            int(board_run(link, "import sys\nprint(sys.implementation._mpy)"))
+        )
+        built = collect(
+            ["shout"],
+            index=str(make_index(tmp_path / "src", {"shout": {"shout.py": SHOUT}})),
+            fmt=fmt,
+        )
+        mpy = built["shout.mpy"].data
+        digest = hashlib.sha256(mpy).hexdigest()[:8]
+        index = tmp_path / "mpy"
+        (index / "file" / digest[:2]).mkdir(parents=True)
+        (index / "file" / digest[:2] / digest).write_bytes(mpy)
+        (index / "package" / str(fmt.version) / "shout").mkdir(parents=True)
+        meta = {"hashes": [["shout.mpy", digest]], "version": "2.0"}
+        (index / "package" / str(fmt.version) / "shout" / "latest.json").write_text(
+            json.dumps(meta)
+        )
+        assert install_packages(["shout"], link, index=str(index)).uploaded == ["/lib/shout.mpy"]
+        assert board_run(link, "import shout\nprint(shout.loud('mpy'))") == "MPY!"
+        size = board_run(link, "import os\nprint(os.stat('/lib/shout.mpy')[6])")
+        assert int(size) == len(mpy)
+
     def test_unchanged_files_are_not_sent_again(self, link: Link, http_index: str) -> None:
         first = install_packages(["greet"], link, index=http_index)
         again = install_packages(["greet"], link, index=http_index)
