@@ -85,7 +85,7 @@ class WebReplServer:
     def _board_to_client(self, board: serial.Serial, client: socket.socket) -> None:
         try:
             while not self._stop.is_set() and board.is_open:
-                data = board.read(4096)
+                data = board.read(board.in_waiting or 1)
                 if data:
                     client.sendall(frame(OP_TEXT, data, masked=False))
         except (OSError, serial.SerialException, TypeError):

@@ -41,6 +41,7 @@ DENIED = b"Access denied"
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's handshake constant
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 _FRAME = 1024  # bytes per frame we send: small boards read frames into small buffers
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def parse_url(url: str) -> Tuple[str, int, str, str | None, str]:
@@ -142,6 +143,9 @@ class WebRepl(serial.SerialBase):
             sock.close()
             raise
         sock.settimeout(None)
+        # Requests are small writes awaiting small answers: Nagle's wait for an ACK
+        # (which the other side delays) would add tens of milliseconds to every call.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock, self._closed_by_peer = sock, False
         self.is_open = True
         self._reader = threading.Thread(
@@ -214,6 +218,8 @@ class WebRepl(serial.SerialBase):
         try:
             while sock is not None:
                 opcode, payload = read_frame(sock)
+                if _QUICKACK is not None:  # Linux: ACK at once, or a board's Nagle waits on us
+                    sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
                 if opcode in (0, OP_TEXT, OP_BINARY) and payload:
                     with self._ready:
                         self._buf += payload
