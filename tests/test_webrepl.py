@@ -31,6 +31,7 @@ class WebReplServer:
         self.listener.settimeout(0.1)  # so the accept loop sees the stop flag
         self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}"
         self.logins: List[bytes] = []  # every password tried
+        self.clients: List[socket.socket] = []
         self.threads: List[threading.Thread] = []
         self._stop = threading.Event()
         self._start(self._accept)
@@ -49,6 +50,7 @@ class WebReplServer:
             except OSError:
                 return
             client.settimeout(None)
+            self.clients.append(client)
             self._start(self._serve, client)
 
     def _serve(self, client: socket.socket) -> None:
@@ -90,6 +92,14 @@ class WebReplServer:
                     client.sendall(frame(OP_TEXT, data, masked=False))
         except (OSError, serial.SerialException, TypeError):
             pass  # the client or the port went away
+
+    def drop_clients(self) -> None:
+        """Cut every connection, as a board leaving the Wi-Fi would."""
+        for client in self.clients:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self) -> None:
         self._stop.set()
@@ -169,6 +179,30 @@ def test_marked_module_calls_through_the_webrepl(
         assert over_wifi.scaled([1, 2, 3], 7) == [7, 14, 21, bytes(range(250, 256))]
         big = list(range(500, 1100))  # a request larger than one 1 KiB WebSocket frame
         assert over_wifi.scaled(big, 2)[:-1] == [2 * v for v in big]
+
+
+def test_dropped_connection_is_named_and_the_next_call_reconnects(
+    server: WebReplServer, password: str, modules
+) -> None:
+    from belay_hook.importhook import install
+
+    modules.write("counter", "#@mcu\ndef double(x):\n    return 2 * x\n")
+    with install(server.url, reconnect_delay=0.1):
+        import counter
+
+        assert counter.double(21) == 42
+        server.drop_clients()
+        results = []
+        for attempt in range(3):
+            try:
+                results.append(counter.double(attempt))
+            except ConnectionError as exc:
+                assert server.url in str(exc)
+                results.append("lost")
+        # the call in flight (if the drop was not seen before it) fails naming the URL;
+        # the next one logs in again and runs, and so do the rest
+        assert results[0] in ("lost", 0) and results[1:] == [2, 4]
+    assert server.logins == [password.encode()] * 2
 
 
 def test_frames_round_trip_every_length_class() -> None:
