@@ -26,10 +26,17 @@ def test_verbose_shows_connection_steps(micropython: str, capfd, argv) -> None:
     out, err = capfd.readouterr()
     assert out == "42\n"
     steps = [line.split(" ms ", 1)[1] for line in err.splitlines() if " ms belay_hook." in line]
-    assert steps[0] == "belay_hook.board.ports: port emulator (from the port argument)"
     assert steps[-2].startswith("belay_hook.board.link: opened /dev/")
     assert steps[-1].endswith(": raw REPL (micropython)")
     assert not any("rpc.framing" in s for s in steps)  # frames only at -vv
+
+
+def test_verbose_says_where_an_unnamed_port_came_from(
+    micropython: str, capfd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BELAY_HOOK_PORT", "emulator")
+    assert main(["-v", "exec", "print(1)"]) == 0
+    assert "belay_hook.board.ports: port emulator (from $BELAY_HOOK_PORT)" in capfd.readouterr().err
 
 
 def test_quiet_by_default(micropython: str, capfd) -> None:

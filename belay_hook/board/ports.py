@@ -64,7 +64,10 @@ def resolve(port: str | None = None, start: Path | None = None) -> str:
         chosen, source = table.get("port"), str(path)
     if chosen and str(chosen) != "auto":
         device = select(str(chosen))
-        log.info("port %s (from %s)%s", chosen, source, f" is {device}" if device != chosen else "")
+        # What the caller named is no news at -v; where an unnamed port came from is.
+        level = logging.DEBUG if chosen == port else logging.INFO
+        log.log(level, "port %s (from %s)%s", chosen, source,
+                f" is {device}" if device != chosen else "")  # fmt: skip
         return device
     found = [Device.from_port(p) for p in usb_boards()]  # pyserial-like objects welcome too
     if len(found) == 1:
