@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import pty
+import select
 import socket
+import subprocess
+import sys
 import threading
 from typing import Iterator, List
 
@@ -203,6 +208,29 @@ def test_dropped_connection_is_named_and_the_next_call_reconnects(
         # the next one logs in again and runs, and so do the rest
         assert results[0] in ("lost", 0) and results[1:] == [2, 4]
     assert server.logins == [password.encode()] * 2
+
+
+def test_exec_and_repl_commands_over_the_webrepl(server: WebReplServer, password: str) -> None:
+    command = [sys.executable, "-m", "belay_hook"]
+    done = subprocess.run([*command, "exec", "print(6 * 7)", "--port", server.url],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, "42"), done.stderr
+    main_fd, terminal_fd = pty.openpty()
+    proc = subprocess.Popen([*command, "repl", "--port", server.url],
+                            stdin=terminal_fd, stdout=terminal_fd, stderr=terminal_fd)  # fmt: skip
+    os.close(terminal_fd)
+    try:
+        seen = b""
+        for token, send in ((b">>> ", b"print(sum(range(10)))\r"), (b"45", b"\x1d")):
+            while token not in seen:
+                assert select.select([main_fd], [], [], 30)[0], seen
+                seen += os.read(main_fd, 4096)
+            os.write(main_fd, send)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(main_fd)
 
 
 def test_frames_round_trip_every_length_class() -> None:
