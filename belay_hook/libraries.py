@@ -210,27 +210,29 @@ class _Resolver:
 
     def _indexed(self, name: str, version: str | None) -> None:
         version = version or "latest"
-        mpy = str(self.fmt.version) if self.fmt else "py"
-        url = _join(self.index, "package", mpy, name, f"{version}.json")
-        if mpy != "py":
+        what = f"{name}@{version}"
+        # The board's .mpy builds first; an index of sources only is compiled here.
+        for build in dict.fromkeys([str(self.fmt.version) if self.fmt else "py", "py"]):
+            url = _join(self.index, "package", build, name, f"{version}.json")
             try:
-                self._json(url, None, what=f"{name}@{version}")
-                return
-            except _NotFound:  # an index of sources only: compile them here
-                log.info("%s: no .mpy build in the index; compiling its source", name)
-        url = _join(self.index, "package", "py", name, f"{version}.json")
-        try:
-            self._json(url, None, what=f"{name}@{version}")
-        except _NotFound:
-            raise LibraryError(f"package {name}@{version}: not in the index {self.index}") from None
-
-    def _json(self, url: str, version: str | None, what: str | None = None) -> None:
-        if url in self.seen:
+                data = _fetch(url)
+            except _NotFound:
+                continue
+            if url not in self.seen:
+                self.seen.add(url)
+                self._package(data, url, None, what)
             return
-        self.seen.add(url)
-        what = what or url
+        raise LibraryError(f"package {what}: not in the index {self.index}")
+
+    def _json(self, url: str, version: str | None) -> None:
+        if url not in self.seen:
+            self.seen.add(url)
+            self._package(_fetch(url), url, version, url)
+
+    def _package(self, data: bytes, url: str, version: str | None, what: str) -> None:
+        """Install what a package.json (`data`, read from `url`) lists."""
         try:
-            meta = json.loads(_fetch(url))
+            meta = json.loads(data)
         except ValueError as exc:
             raise LibraryError(f"{what}: {url} is not valid JSON: {exc}") from None
         if not isinstance(meta, dict):
@@ -242,12 +244,17 @@ class _Resolver:
             self._add(dest, self._stored(short_hash, what, dest), f"{what}: {dest}", short_hash)
         for dest, source in _pairs(meta, "urls", what):
             full = source if source.startswith(URL_PREFIXES) else _join(base, source)
-            self._add(dest, _fetch(rewrite_url(full, version)), f"{what}: {dest}")
+            try:
+                data = _fetch(rewrite_url(full, version))
+            except LibraryError as exc:
+                raise LibraryError(f"{what}: {dest}: {exc}") from None
+            self._add(dest, data, f"{what}: {dest}")
         for dep, dep_version in _pairs(meta, "deps", what):
             self.package(dep, dep_version or None, Path("." if remote else base))
 
     def _stored(self, short_hash: str, what: str, dest: str) -> bytes:
         """A file from the index's content store, through the local cache."""
+        short_hash = short_hash.lower()
         name = f"mip-{short_hash}"
         data = cache.get(name)
         if data is not None and hashlib.sha256(data).hexdigest().startswith(short_hash):

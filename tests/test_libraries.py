@@ -13,7 +13,7 @@ from typing import Dict, Iterator
 
 import pytest
 
-from belay_hook import libraries
+from belay_hook import compiler, libraries
 from belay_hook.board.link import Link
 from belay_hook.cli import main
 from belay_hook.libraries import LibraryError, collect, install_packages, rewrite_url
@@ -118,6 +118,21 @@ class TestCollect:
         assert sorted(files) == ["dep.py", "mylib/__init__.py"]
         assert files["mylib/__init__.py"].data == b"V = 1\n"
 
+    def test_missing_file_of_a_package_names_both(self, tmp_path: Path) -> None:
+        (tmp_path / "package.json").write_text(json.dumps({"urls": [["a.py", "gone.py"]]}))
+        with pytest.raises(LibraryError, match=r"package\.json: a\.py: .*gone\.py: no such file"):
+            collect([str(tmp_path / "package.json")])
+
+    def test_index_package_missing_a_url_is_not_taken_for_a_missing_build(
+        self, tmp_path: Path, http_index: str, index: Path
+    ) -> None:
+        folder = index / "package" / "6" / "broken"
+        folder.mkdir(parents=True)
+        (folder / "latest.json").write_text(json.dumps({"urls": [["b.py", "nothere.py"]]}))
+        fmt = compiler.BoardFormat(6, 3)
+        with pytest.raises(LibraryError, match=r"broken@latest: b\.py: .*nothere\.py: not found"):
+            collect(["broken"], index=http_index, fmt=fmt)
+
     def test_package_folder_keeps_its_name(self, tmp_path: Path) -> None:
         (tmp_path / "sensors" / "drivers").mkdir(parents=True)
         (tmp_path / "sensors" / "__init__.py").write_text("")
@@ -151,9 +166,7 @@ class TestOnTheBoard:
         assert board_run(link, "import greet\nprint(greet.hello('board'))") == "HELLO BOARD!"
 
     def test_index_mpy_builds_are_used_as_they_are(self, link: Link, tmp_path: Path) -> None:
-        from belay_hook import bundle
-
-        fmt = bundle.BoardFormat.from_mpy(
+        fmt = compiler.BoardFormat.from_mpy(
             int(board_run(link, "import sys\nprint(sys.implementation._mpy)"))
         )
         built = collect(
