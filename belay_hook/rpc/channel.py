@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import logging
 import os
 import select
 import sys
@@ -29,6 +30,7 @@ Frame = Tuple[int, int, bytes]  # kind, request id, body
 _START = bytes((ops.START,))
 _IDLE_AFTER = 0.02  # the idle reader starts reading this long after the last call
 _IDLE_POLL = 0.05
+log = logging.getLogger(__name__)  # DEBUG: a short hex trace of every frame (-vv)
 
 
 class Channel:
@@ -81,6 +83,8 @@ class Channel:
 
     def write(self, data: bytes) -> None:
         """Send all of ``data``."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("> %s", _short_hex(data))
         self._source.write(data)
 
     def close(self) -> None:
@@ -153,6 +157,8 @@ class Channel:
             del buf[:end]
             self._scanned = 0
             kind, rid = framing.untag(inner[0])
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("< %s %s", ops.KIND_NAMES.get(kind, "?"), _short_hex(inner[1:]))
             return kind, rid, inner[1:]
 
     def _unfinished(self) -> None:
@@ -284,3 +290,9 @@ def _print_to_stdout(text: str) -> None:
     # Looked up on each write, so redirections (pytest's capsys, contextlib) apply.
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def _short_hex(data: bytes, limit: int = 32) -> str:
+    """``data`` as hex bytes, cut after ``limit`` of them."""
+    text = data[:limit].hex(" ")
+    return text + f" ... ({len(data)} bytes)" if len(data) > limit else text
