@@ -19,12 +19,12 @@ def test_thread_returns_at_once_and_runs_on(hook, modules) -> None:
         import time
 
         #@mcu
-        STATE = {"ticks": 0, "running": False}
+        STATE = {"ticks": 0, "running": False, "stop": False}
 
         #@mcu thread
         def run(n, pause=0.01):
             STATE["running"] = True
-            for _ in range(n):
+            while STATE["ticks"] < n or not STATE["stop"]:
                 STATE["ticks"] += 1
                 time.sleep(pause)
             STATE["running"] = False
@@ -32,16 +32,24 @@ def test_thread_returns_at_once_and_runs_on(hook, modules) -> None:
         #@mcu
         def state():
             return STATE
+
+        #@mcu
+        def stop():
+            STATE["stop"] = True
         """,
     )
     import worker
 
-    assert worker.run(20) is None  # started, not finished
-    assert worker.state()["running"] is True
+    assert worker.run(20) is None  # started; it runs until told to stop
     deadline = time.monotonic() + 10
+    while not worker.state()["running"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert worker.state()["running"] is True  # runs on while the host makes calls
+    worker.stop()
     while worker.state()["running"] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert worker.state() == {"ticks": 20, "running": False}
+    final = worker.state()
+    assert final["running"] is False and final["ticks"] >= 20
     with pytest.raises(TypeError, match="run"):
         worker.run()  # the stub keeps the signature
 
