@@ -143,12 +143,19 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return self
 
     def uninstall(self) -> None:
-        """Remove the hook, cut its modules' stubs off and close the board."""
+        """Remove the hook, cut its modules' stubs off and close the board.
+
+        Its modules leave ``sys.modules`` too: imported again after a new
+        ``install``, they go to that board instead of keeping dead stubs.
+        """
         if self in sys.meta_path:
             sys.meta_path.remove(self)
         atexit.unregister(self.uninstall)
         for name in self.modules:
             stubs.detach(name)
+            spec = getattr(sys.modules.get(name), "__spec__", None)
+            if spec is not None and spec.loader is self:
+                del sys.modules[name]
         self.modules.clear()
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}

@@ -1,0 +1,171 @@
+"""The pytest plugin: a ``board`` fixture that sends a test's marked imports to a board.
+
+Registered by the ``pytest11`` entry point, so a project needs no conftest.
+Each test that asks for ``board`` gets its own board session: a fresh emulator,
+or the port reopened with a soft reset, so no board state leaks from one test
+into the next. The marked modules a test imported, and the project modules
+that imported them, are forgotten at its end; the next test imports them
+again onto its own board. Under pytest-xdist each worker has its own board:
+its own emulators, or one port of the ``--board`` list, chosen by its index.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator, List, Sequence
+
+import pytest
+
+from belay_hook.board.ports import EMULATOR
+from belay_hook.importhook import BelayHook, install
+from belay_hook.rpc.session import Session
+
+_PACKAGE_DIRS = ("site-packages", "dist-packages")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("belay_hook", "belay_hook boards")
+    group.addoption(
+        "--board",
+        action="append",
+        dest="belay_hook_ports",
+        metavar="PORT",
+        help="the board the `board` fixture uses: a device path, a pyserial URL "
+        "(socket://, rfc2217://), usb:VID:PID or 'emulator' (default: $BELAY_HOOK_PORT, "
+        "else the emulator). Repeat it for pytest-xdist: worker gwN gets the N-th port.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hardware: the test needs a real board; skipped when the board is the emulator",
+    )
+
+
+def ports(config: pytest.Config) -> List[str]:
+    """The ports given: ``--board`` (repeated), else ``$BELAY_HOOK_PORT``, else the emulator."""
+    given = config.getoption("belay_hook_ports", None)
+    if given:
+        return list(given)
+    return [os.environ.get("BELAY_HOOK_PORT") or EMULATOR]
+
+
+def worker_index(config: pytest.Config) -> int:
+    """This pytest-xdist worker's number (``gw3`` is 3); 0 without xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput["workerid"][2:]) if workerinput else 0
+
+
+def port_for_worker(all_ports: Sequence[str], index: int, workers: int) -> str:
+    """The port worker ``index`` of ``workers`` uses: a lone ``emulator`` serves every
+    worker (each starts its own); otherwise one port each, by index."""
+    if list(all_ports) == [EMULATOR]:
+        return EMULATOR
+    if index >= len(all_ports):
+        raise pytest.UsageError(_too_few(all_ports, workers))
+    return all_ports[index]
+
+
+def _too_few(all_ports: Sequence[str], workers: int) -> str:
+    return (
+        f"belay_hook: {workers} pytest-xdist workers but {len(all_ports)} board port(s) "
+        f"({', '.join(all_ports)}): a serial port serves one worker at a time; give one "
+        "--board PORT per worker, run fewer workers (-n), or use --board emulator"
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: Sequence[Any]) -> None:
+    """Say before any worker starts that the ports are too few for the workers."""
+    all_ports = ports(config)
+    if all_ports != [EMULATOR] and len(specs) > len(all_ports):
+        raise pytest.UsageError(_too_few(all_ports, len(specs)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    try:
+        port = _this_port(config)
+    except pytest.UsageError:
+        return  # the board fixture says what is wrong
+    if port == EMULATOR:
+        skip = pytest.mark.skip(reason="needs real hardware; the board is the emulator")
+        for item in items:
+            if item.get_closest_marker("hardware") is not None:
+                item.add_marker(skip)
+
+
+def _this_port(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    workers = int(workerinput.get("workercount", 1)) if workerinput else 1
+    return port_for_worker(ports(config), worker_index(config), workers)
+
+
+class Board:
+    """What the ``board`` fixture gives a test: the board its marked imports go to."""
+
+    def __init__(self, port: str, hook: BelayHook):
+        self.port = port  # as given: "emulator", a device path or a URL
+        self.hook = hook
+
+    @property
+    def session(self) -> Session:
+        """The RPC session with the board (``session.call``, ``session.info``, ...)."""
+        return self.hook.session
+
+    @property
+    def is_emulator(self) -> bool:
+        """True when the board is an emulator this fixture started."""
+        return self.session.emulator is not None
+
+    @property
+    def emulator(self) -> Any:
+        """The emulated board (``pins``, ``pin_history``, ``set_input``). On a real
+        board the test is skipped here, with the reason: it drives emulated pins."""
+        if self.session.emulator is None:
+            pytest.skip(f"drives the emulator's pins; the board is {self.port}")
+        return self.session.emulator
+
+    def __repr__(self) -> str:
+        return f"<belay_hook board {self.port!r}>"
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest) -> Iterator[Board]:
+    """A board for this test: marked modules it imports go there (see the module doc)."""
+    try:
+        port = _this_port(request.config)
+    except pytest.UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    hook = install(port)
+    try:
+        hook.session  # noqa: B018 - connect now: a missing board is a setup error
+        before = set(sys.modules)
+        yield Board(port, hook)
+    finally:
+        hook.uninstall()
+    _forget_project_modules(set(sys.modules) - before, request.config.rootpath)
+
+
+def _forget_project_modules(names: set, root: Path) -> None:
+    """Drop modules of the project (files under ``root``, not installed packages)
+    imported during the test: they may hold stubs of the board just closed."""
+    for name in names:
+        if name == "belay_hook" or name.startswith("belay_hook."):
+            continue
+        module = sys.modules.get(name)
+        if isinstance(module, ModuleType) and _in_project(module, root):
+            del sys.modules[name]
+
+
+def _in_project(module: ModuleType, root: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return path.is_relative_to(root.resolve()) and not any(
+        part in _PACKAGE_DIRS for part in path.parts
+    )
