@@ -1,4 +1,4 @@
-"""The thermostat driver, on the emulated board by default (`pytest --board PORT` for a real one)."""
+"""The thermostat driver, on the emulator by default (`pytest --board PORT`: a real board)."""
 
 import pytest
 
