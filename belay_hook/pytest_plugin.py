@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, List, Sequence
@@ -22,8 +24,12 @@ import pytest
 from belay_hook.board.ports import EMULATOR
 from belay_hook.importhook import BelayHook, install
 from belay_hook.rpc.session import Session
+from belay_hook.splitter.markers import NEEDLE
 
-_PACKAGE_DIRS = ("site-packages", "dist-packages")
+_PACKAGE_DIRS = {"site-packages", "dist-packages"}
+_STDLIB = tuple(
+    {str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("stdlib", "platstdlib")}
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    args = [str(arg) for arg in config.invocation_params.args]
+    for flag, value in zip(args, args[1:]):
+        if flag == "--board" and os.path.exists(value):
+            # pytest picks the rootdir and ini file before it knows plugins' options
+            raise pytest.UsageError(
+                f"belay_hook: write --board={value}: written apart, pytest takes {value} "
+                "for a test path when it looks for the rootdir and the ini file"
+            )
     config.addinivalue_line(
         "markers",
         "hardware: the test needs a real board; skipped when the board is the emulator",
@@ -140,6 +154,7 @@ def board(request: pytest.FixtureRequest) -> Iterator[Board]:
         port = _this_port(request.config)
     except pytest.UsageError as exc:
         pytest.fail(str(exc), pytrace=False)
+    _forget(_imported_without_a_hook())
     hook = install(port)
     try:
         hook.session  # noqa: B018 - connect now: a missing board is a setup error
@@ -147,25 +162,40 @@ def board(request: pytest.FixtureRequest) -> Iterator[Board]:
         yield Board(port, hook)
     finally:
         hook.uninstall()
-    _forget_project_modules(set(sys.modules) - before, request.config.rootpath)
+    _forget(set(sys.modules) - before)
 
 
-def _forget_project_modules(names: set, root: Path) -> None:
-    """Drop modules of the project (files under ``root``, not installed packages)
-    imported during the test: they may hold stubs of the board just closed."""
+def _forget(names: set) -> None:
+    """Drop the user's modules among ``names`` (imported during a test, they may hold
+    stubs of the board just closed)."""
     for name in names:
-        if name == "belay_hook" or name.startswith("belay_hook."):
-            continue
         module = sys.modules.get(name)
-        if isinstance(module, ModuleType) and _in_project(module, root):
+        if isinstance(module, ModuleType) and _in_project(module):
             del sys.modules[name]
 
 
-def _in_project(module: ModuleType, root: Path) -> bool:
+def _imported_without_a_hook() -> set:
+    """Marked project modules some earlier code imported plainly (their board code ran
+    on the host): forgotten, so that the test's own import sends them to its board."""
+    found = set()
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        loader = getattr(spec, "loader", None)
+        if isinstance(loader, SourceFileLoader) and _in_project(module):
+            try:
+                if NEEDLE.encode() in Path(spec.origin).read_bytes():
+                    found.add(name)
+            except OSError:
+                pass
+    return found
+
+
+def _in_project(module: ModuleType) -> bool:
+    """A module of the user's code: its file is neither in the standard library nor in
+    an installed package, and it is not belay_hook itself (when pytest runs belay_hook's
+    own tests)."""
     file = getattr(module, "__file__", None)
-    if not file:
+    if not file or module.__name__.split(".")[0] == "belay_hook":
         return False
     path = Path(file).resolve()
-    return path.is_relative_to(root.resolve()) and not any(
-        part in _PACKAGE_DIRS for part in path.parts
-    )
+    return not str(path).startswith(_STDLIB) and not _PACKAGE_DIRS.intersection(path.parts)

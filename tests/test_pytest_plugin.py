@@ -1,0 +1,264 @@
+"""The pytest plugin, run as users run it: pytest in a subprocess, in a project folder.
+
+The plugin is loaded with ``-p`` and its entry point blocked, so these tests mean the
+same whether or not this checkout's entry point is registered in the environment.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+import belay_hook
+from belay_hook.emulator import Emulator
+from belay_hook.pytest_plugin import port_for_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "15_pytest_project"
+
+DRIVER = """
+#@mcu
+from machine import Pin
+
+#@mcu setup
+def setup():
+    global led, count
+    led = Pin(25, Pin.OUT, value=0)
+    count = 0
+
+#@mcu
+def toggle():
+    global count
+    count += 1
+    led.value(count % 2)
+    return count
+"""
+
+WHERE = """
+#@mcu both
+import sys
+
+#@mcu
+def implementation():
+    return sys.implementation.name
+"""
+
+APP = """
+import driver
+
+def blink(n):
+    return [driver.toggle() for _ in range(n)]
+"""
+
+
+def run_pytest(cwd: Path, *args: str, env: Dict[str, str] | None = None):
+    """pytest in a fresh process with this checkout's belay_hook and its plugin."""
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("BELAY_HOOK_PORT", "PYTEST_ADDOPTS")
+    }
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+    environ.update(env or {})
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:belay_hook",
+        "-p",
+        "belay_hook.pytest_plugin",
+    ]
+    command += ["-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", "-rs", *args]
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=300, env=environ
+    )
+
+
+def outcome(proc: subprocess.CompletedProcess) -> Dict[str, int]:
+    """{'passed': 3, 'skipped': 1, ...} from pytest's last line."""
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    return {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", last)}
+
+
+def project(tmp_path: Path, tests: str) -> Path:
+    """A user's project: the marked driver, a host module using it, and ``tests``."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\npythonpath = .\naddopts = --strict-markers\n")
+    (tmp_path / "driver.py").write_text(DRIVER.lstrip())
+    (tmp_path / "app.py").write_text(APP.lstrip())
+    (tmp_path / "where.py").write_text(WHERE.lstrip())
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_user.py").write_text(textwrap.dedent(tests).lstrip())
+    return tmp_path
+
+
+@pytest.fixture
+def two_boards(micropython: str) -> Iterator[List[str]]:
+    """Two emulated boards at pty paths: to pytest in the subprocess, two serial ports."""
+    with Emulator() as first, Emulator() as second:
+        yield [first.port, second.port]
+
+
+def test_a_new_install_imports_afresh_what_the_last_one_loaded(micropython, modules) -> None:
+    modules.write("again", "#@mcu\ndef f():\n    return 7\n")
+    with belay_hook.install("emulator"):
+        import again
+
+        assert again.f() == 7
+    assert "again" not in sys.modules  # uninstall forgot it
+    with pytest.raises(belay_hook.NoBoardError):
+        again.f()  # a reference kept from before still says there is no board
+    with belay_hook.install("emulator"):
+        fresh = importlib.import_module("again")
+        assert fresh is not again
+        assert fresh.f() == 7
+
+
+def test_the_example_project_passes(micropython) -> None:
+    proc = run_pytest(EXAMPLE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome(proc) == {"passed": 7, "skipped": 1}
+    assert "needs real hardware; the board is the emulator" in proc.stdout
+
+
+def test_the_example_project_passes_on_two_workers(micropython) -> None:
+    pytest.importorskip("xdist")
+    proc = run_pytest(EXAMPLE, "-n", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome(proc) == {"passed": 7, "skipped": 1}
+    assert "2 workers" in proc.stdout
+
+
+def test_each_test_gets_a_clean_board_and_fresh_modules(micropython, tmp_path) -> None:
+    tests = """
+    import pytest
+
+    def test_first(board):
+        import app
+        assert app.blink(3) == [1, 2, 3]
+        assert board.emulator.pin_history(25) == [0, 1, 0, 1]
+
+    def test_second_starts_over(board):
+        import app  # through a host module: it too was forgotten, so its driver is live
+        assert app.blink(1) == [1]
+        assert board.emulator.pins == {25: 1}
+
+    def test_imported_without_a_board_it_is_plain_python():
+        import where
+        assert where.implementation() == "cpython"
+
+    def test_then_a_board_test_sends_it_to_the_board(board):
+        import where
+        assert where.implementation() == "micropython"
+
+    @pytest.mark.hardware
+    def test_needs_a_real_board(board):
+        raise AssertionError("must not run on the emulator")
+    """
+    folder = project(tmp_path, tests)
+    proc = run_pytest(folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome(proc) == {"passed": 4, "skipped": 1}
+    lines = (folder / "tests" / "test_user.py").read_text().splitlines()
+    line = lines.index("@pytest.mark.hardware") + 1
+    assert f"test_user.py:{line}: needs real hardware; the board is the emulator" in proc.stdout
+
+
+def test_workers_share_out_the_ports_in_order(two_boards, tmp_path) -> None:
+    pytest.importorskip("xdist")
+    tests = """
+    import os
+    import pytest
+
+    @pytest.mark.parametrize("n", range(6))
+    def test_blink(board, n):
+        import app
+        assert app.blink(2) == [1, 2]
+        worker = os.environ["PYTEST_XDIST_WORKER"]
+        with open(f"{worker}-{n}.txt", "w") as f:
+            f.write(board.port)
+
+    @pytest.mark.hardware
+    def test_runs_on_a_real_port(board):
+        import driver
+        assert driver.toggle() == 1
+
+    def test_emulator_pins_are_skipped_on_a_real_port(board):
+        board.emulator.set_input(3, 1)
+    """
+    folder = project(tmp_path, tests)
+    proc = run_pytest(folder, f"--board={two_boards[0]}", f"--board={two_boards[1]}", "-n", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome(proc) == {"passed": 7, "skipped": 1}
+    assert f"drives the emulator's pins; the board is {two_boards[0]}" in proc.stdout or (
+        f"drives the emulator's pins; the board is {two_boards[1]}" in proc.stdout
+    )
+    used = {p.name.split("-")[0]: set() for p in folder.glob("gw*.txt")}
+    for record in folder.glob("gw*.txt"):
+        used[record.name.split("-")[0]].add(record.read_text())
+    assert {w: ports for w, ports in used.items()} == {w: {two_boards[int(w[2:])]} for w in used}, (
+        "each worker keeps to its own port, gwN to the N-th"
+    )
+    assert len(used) == 2
+
+
+def test_fewer_ports_than_workers_is_an_error_naming_them(two_boards, tmp_path) -> None:
+    pytest.importorskip("xdist")
+    folder = project(tmp_path, "def test_one(board):\n    pass\n")
+    proc = run_pytest(folder, f"--board={two_boards[0]}", "-n", "2")
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "2 pytest-xdist workers but 1 board port(s)" in output
+    assert two_boards[0] in output
+
+
+def test_the_port_comes_from_the_environment(two_boards, tmp_path) -> None:
+    tests = f"""
+    def test_port(board):
+        import driver
+        assert board.port == {two_boards[1]!r}
+        assert not board.is_emulator
+        assert driver.toggle() == 1
+    """
+    proc = run_pytest(project(tmp_path, tests), env={"BELAY_HOOK_PORT": two_boards[1]})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome(proc) == {"passed": 1}
+
+
+def test_a_missing_port_fails_setup_naming_it(tmp_path) -> None:
+    folder = project(tmp_path, "def test_one(board):\n    pass\n")
+    proc = run_pytest(folder, f"--board={tmp_path / 'ttyNOPE'}")
+    assert outcome(proc) == {"error": 1}
+    assert "ttyNOPE" in proc.stdout
+
+
+def test_a_port_written_apart_from_the_option_is_refused(two_boards, tmp_path) -> None:
+    # pytest would take the port for a test path and pick the rootdir and ini by it
+    folder = project(tmp_path, "def test_one(board):\n    pass\n")
+    proc = run_pytest(folder, "--board", two_boards[0])
+    assert proc.returncode == 4  # a usage error
+    assert f"write --board={two_boards[0]}" in proc.stderr
+
+
+def test_port_choice_by_worker_index() -> None:
+    assert port_for_worker(["emulator"], 5, 8) == "emulator"
+    assert port_for_worker(["/dev/a", "rfc2217://farm:2217"], 1, 2) == "rfc2217://farm:2217"
+    with pytest.raises(pytest.UsageError, match=r"3 pytest-xdist workers but 2 board port"):
+        port_for_worker(["/dev/a", "/dev/b"], 2, 3)
+
+
+def test_the_entry_point_names_the_plugin() -> None:
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    entry = setup["options.entry_points"]["pytest11"].strip()
+    name, _, target = (part.strip() for part in entry.partition("="))
+    assert name == "belay_hook"
+    plugin = importlib.import_module(target)
+    assert callable(plugin.board) and callable(plugin.pytest_addoption)
