@@ -37,10 +37,13 @@ def temperature():
 #@mcu
 def regulate():
     t = temperature()
+    was = heater.value()
     if t < target - HYSTERESIS:
         heater.value(1)
     elif t > target + HYSTERESIS:
         heater.value(0)
+    if heater.value() != was:
+        print("heater", "on" if heater.value() else "off", "at", round(t, 1))
     return heater.value()
 
 

@@ -3,12 +3,13 @@
 import pytest
 
 
-def test_heats_when_cold(board):
+def test_heats_when_cold(board, capsys):
     import thermostat
 
     board.emulator.set_input(thermostat.SENSOR_PIN, thermostat.reading_for(15.0))
     assert thermostat.regulate() == 1
     assert board.emulator.pins[thermostat.HEATER_PIN] == 1
+    assert capsys.readouterr().out == "heater on at 15.0\n"  # the board's print()
 
 
 def test_stops_heating_once_warm(board):
