@@ -28,7 +28,11 @@ from belay_hook.splitter.markers import NEEDLE
 
 _PACKAGE_DIRS = {"site-packages", "dist-packages"}
 _STDLIB = tuple(
-    {str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("stdlib", "platstdlib")}
+    {
+        os.path.join(path, "")
+        for key in ("stdlib", "platstdlib")
+        for path in (sysconfig.get_paths()[key], os.path.realpath(sysconfig.get_paths()[key]))
+    }
 )
 
 
@@ -194,8 +198,8 @@ def _in_project(module: ModuleType) -> bool:
     """A module of the user's code: its file is neither in the standard library nor in
     an installed package, and it is not belay_hook itself (when pytest runs belay_hook's
     own tests)."""
+    name = getattr(module, "__name__", None)
     file = getattr(module, "__file__", None)
-    if not file or module.__name__.split(".")[0] == "belay_hook":
+    if not isinstance(file, str) or not name or name.partition(".")[0] == "belay_hook":
         return False
-    path = Path(file).resolve()
-    return not str(path).startswith(_STDLIB) and not _PACKAGE_DIRS.intersection(path.parts)
+    return not file.startswith(_STDLIB) and not _PACKAGE_DIRS.intersection(Path(file).parts)
