@@ -10,13 +10,17 @@ import configparser
 import importlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import pytest
+import serial
+import serial.rfc2217
 
 import belay_hook
 from belay_hook.emulator import Emulator
@@ -97,10 +101,85 @@ def project(tmp_path: Path, tests: str) -> Path:
 
 
 @pytest.fixture
-def two_boards(micropython: str) -> Iterator[List[str]]:
-    """Two emulated boards at pty paths: to pytest in the subprocess, two serial ports."""
-    with Emulator() as first, Emulator() as second:
-        yield [first.port, second.port]
+def pty_board(micropython: str) -> Iterator[str]:
+    """An emulated board at a pty path: to pytest in the subprocess, a serial port."""
+    with Emulator() as emulator:
+        yield emulator.port
+
+
+class _Pty(serial.Serial):
+    """A pty has no modem lines: the RFC 2217 server may set and read them all it likes."""
+
+    cts = dsr = ri = cd = property(lambda self: False)
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+    def _update_break_state(self) -> None:
+        pass
+
+
+class Rfc2217Server:
+    """A board-farm host in miniature: serves a serial port at ``url``, one client at a
+    time, with pyserial's RFC 2217 port manager."""
+
+    def __init__(self, port: str):
+        self.serial = _Pty(port, timeout=0.05)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"rfc2217://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with client:
+                self._relay(client)
+
+    def _relay(self, client: socket.socket) -> None:
+        manager = serial.rfc2217.PortManager(self.serial, _Socket(client))
+        gone = threading.Event()
+        sender = threading.Thread(target=self._send, args=(client, manager, gone))
+        sender.start()
+        try:
+            for data in iter(lambda: client.recv(4096), b""):
+                self.serial.write(b"".join(manager.filter(data)))
+        except OSError:
+            pass
+        gone.set()
+        sender.join()  # nothing the board says next goes to a closed socket
+
+    def _send(self, client: socket.socket, manager: Any, gone: threading.Event) -> None:
+        while not gone.is_set():
+            data = self.serial.read(4096)
+            if data:
+                try:
+                    client.sendall(b"".join(manager.escape(data)))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class _Socket:
+    def __init__(self, sock: socket.socket):
+        self.write = sock.sendall
+
+
+@pytest.fixture
+def farm_board(micropython: str) -> Iterator[str]:
+    """An emulated board served over RFC 2217, as from another host: its URL."""
+    with Emulator() as emulator:
+        server = Rfc2217Server(emulator.port)
+        yield server.url
+        server.close()
+        server.serial.close()
 
 
 def test_a_new_install_imports_afresh_what_the_last_one_loaded(micropython, modules) -> None:
@@ -182,13 +261,13 @@ def test_each_test_gets_a_clean_board_and_fresh_modules(micropython, tmp_path) -
     assert f"test_user.py:{line}: needs real hardware; the board is the emulator" in proc.stdout
 
 
-def test_workers_share_out_the_ports_in_order(two_boards, tmp_path) -> None:
+def test_workers_share_out_the_ports_in_order(pty_board, farm_board, tmp_path) -> None:
     pytest.importorskip("xdist")
     tests = """
     import os
     import pytest
 
-    @pytest.mark.parametrize("n", range(6))
+    @pytest.mark.parametrize("n", range(4))
     def test_blink(board, n):
         import app
         assert app.blink(2) == [1, 2]
@@ -205,37 +284,36 @@ def test_workers_share_out_the_ports_in_order(two_boards, tmp_path) -> None:
         board.emulator.set_input(3, 1)
     """
     folder = project(tmp_path, tests)
-    proc = run_pytest(folder, f"--board={two_boards[0]}", f"--board={two_boards[1]}", "-n", "2")
+    # gw0: a board on another host; gw1: one on this host
+    proc = run_pytest(folder, f"--board={farm_board}", f"--board={pty_board}", "-n", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert outcome(proc) == {"passed": 7, "skipped": 1}
-    assert f"drives the emulator's pins; the board is {two_boards[0]}" in proc.stdout or (
-        f"drives the emulator's pins; the board is {two_boards[1]}" in proc.stdout
-    )
+    assert outcome(proc) == {"passed": 5, "skipped": 1}
+    assert re.search(r"drives the emulator's pins; the board is (rfc2217://|/dev/)", proc.stdout)
     used: Dict[str, set] = {}  # worker -> the ports its tests had
     for record in folder.glob("gw*.txt"):
         used.setdefault(record.name.split("-")[0], set()).add(record.read_text())
-    assert used == {"gw0": {two_boards[0]}, "gw1": {two_boards[1]}}
+    assert used == {"gw0": {farm_board}, "gw1": {pty_board}}
 
 
-def test_fewer_ports_than_workers_is_an_error_naming_them(two_boards, tmp_path) -> None:
+def test_fewer_ports_than_workers_is_an_error_naming_them(pty_board, tmp_path) -> None:
     pytest.importorskip("xdist")
     folder = project(tmp_path, "def test_one(board):\n    pass\n")
-    proc = run_pytest(folder, f"--board={two_boards[0]}", "-n", "2")
+    proc = run_pytest(folder, f"--board={pty_board}", "-n", "2")
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
     assert "2 pytest-xdist workers but 1 board port(s)" in output
-    assert two_boards[0] in output
+    assert pty_board in output
 
 
-def test_the_port_comes_from_the_environment(two_boards, tmp_path) -> None:
+def test_the_port_comes_from_the_environment(pty_board, tmp_path) -> None:
     tests = f"""
     def test_port(board):
         import driver
-        assert board.port == {two_boards[1]!r}
+        assert board.port == {pty_board!r}
         assert not board.is_emulator
         assert driver.toggle() == 1
     """
-    proc = run_pytest(project(tmp_path, tests), env={"BELAY_HOOK_PORT": two_boards[1]})
+    proc = run_pytest(project(tmp_path, tests), env={"BELAY_HOOK_PORT": pty_board})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outcome(proc) == {"passed": 1}
 
@@ -247,12 +325,14 @@ def test_a_missing_port_fails_setup_naming_it(tmp_path) -> None:
     assert "ttyNOPE" in proc.stdout
 
 
-def test_a_port_written_apart_from_the_option_is_refused(two_boards, tmp_path) -> None:
+def test_a_port_written_apart_from_the_option_is_refused(tmp_path) -> None:
     # pytest would take the port for a test path and pick the rootdir and ini by it
     folder = project(tmp_path, "def test_one(board):\n    pass\n")
-    proc = run_pytest(folder, "--board", two_boards[0])
+    port = tmp_path / "ttyACM0"
+    port.touch()
+    proc = run_pytest(folder, "--board", str(port))
     assert proc.returncode == 4  # a usage error
-    assert f"write --board={two_boards[0]}" in proc.stderr
+    assert f"write --board={port}" in proc.stderr
 
 
 def test_port_choice_by_worker_index() -> None:
