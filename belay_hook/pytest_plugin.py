@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import warnings
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import ModuleType
@@ -120,6 +121,22 @@ def _this_port(config: pytest.Config) -> str:
     workerinput = getattr(config, "workerinput", None)
     workers = int(workerinput.get("workercount", 1)) if workerinput else 1
     return port_for_worker(ports(config), worker_index(config), workers)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Warn of marked modules that test files imported at their top, with no board."""
+    if not any("board" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    plain = sorted(_imported_without_a_hook())
+    if plain:
+        warnings.warn(
+            pytest.PytestWarning(
+                f"belay_hook: {', '.join(plain)} imported during collection, with no board: "
+                "#@mcu code run from there runs on this computer; import marked modules "
+                "inside the tests that use the `board` fixture"
+            ),
+            stacklevel=1,
+        )
 
 
 class Board:

@@ -229,6 +229,7 @@ def test_the_example_project_passes_on_two_workers(micropython) -> None:
 def test_each_test_gets_a_clean_board_and_fresh_modules(micropython, tmp_path) -> None:
     tests = """
     import pytest
+    import where  # at the top: collected with no board, so plain Python (with a warning)
 
     def test_first(board):
         import app
@@ -241,7 +242,6 @@ def test_each_test_gets_a_clean_board_and_fresh_modules(micropython, tmp_path) -
         assert board.emulator.pins == {25: 1}
 
     def test_imported_without_a_board_it_is_plain_python():
-        import where
         assert where.implementation() == "cpython"
 
     def test_then_a_board_test_sends_it_to_the_board(board):
@@ -255,7 +255,8 @@ def test_each_test_gets_a_clean_board_and_fresh_modules(micropython, tmp_path) -
     folder = project(tmp_path, tests)
     proc = run_pytest(folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert outcome(proc) == {"passed": 4, "skipped": 1}
+    assert outcome(proc) == {"passed": 4, "skipped": 1, "warning": 1}
+    assert "belay_hook: where imported during collection, with no board" in proc.stdout
     lines = (folder / "tests" / "test_user.py").read_text().splitlines()
     line = lines.index("@pytest.mark.hardware") + 1
     assert f"test_user.py:{line}: needs real hardware; the board is the emulator" in proc.stdout
