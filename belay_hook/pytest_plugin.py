@@ -3,10 +3,11 @@
 Registered by the ``pytest11`` entry point, so a project needs no conftest.
 Each test that asks for ``board`` gets its own board session: a fresh emulator,
 or the port reopened with a soft reset, so no board state leaks from one test
-into the next. The marked modules a test imported, and the project modules
-that imported them, are forgotten at its end; the next test imports them
-again onto its own board. Under pytest-xdist each worker has its own board:
-its own emulators, or one port of the ``--board`` list, chosen by its index.
+into the next. The marked modules a test imported, and the user's own modules
+it imported (those outside the standard library and installed packages), are
+forgotten at its end; the next test imports them again onto its own board.
+Under pytest-xdist each worker has its own board: its own emulators, or one
+port of the ``--board`` list, chosen by its index.
 """
 
 from __future__ import annotations
