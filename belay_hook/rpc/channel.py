@@ -246,7 +246,9 @@ class _Source:
     def __init__(self, serial: Any):
         self.serial = serial
         fd = getattr(serial, "fd", None)
-        sock = getattr(serial, "_socket", None)
+        # socket:// only: an rfc2217:// socket carries telnet commands pyserial decodes
+        raw = type(serial).__module__.endswith("protocol_socket")
+        sock = getattr(serial, "_socket", None) if raw else None
         self._fd = fd if isinstance(fd, int) else None
         self._sock = sock if self._fd is None and sock is not None else None
 
