@@ -10,6 +10,7 @@ mpremote, a serial terminal, ...) and prints its port.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import select
@@ -19,10 +20,11 @@ import sys
 import tempfile
 import threading
 import weakref
-from typing import Dict, List, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 from belay_hook import mcu_files
 from belay_hook.emulator.circuitpython import TEXTS
+from belay_hook.emulator.faults import Faults
 
 PinId = Union[int, str]
 _START_TIMEOUT = 30.0  # the bridge gives up on a VM after 20 s and says so
@@ -72,9 +74,22 @@ class Emulator:
     fast as a pty goes. `show_pins` prints output-pin changes on stderr as they happen.
 
     Soft reboots (Ctrl-D, ``sys.exit()``, ``machine.soft_reset()``) print
-    ``MPY: soft reboot`` and keep raw REPL mode; ``machine.reset()`` looks like a hard
-    reset (the friendly banner, no soft-reboot line). Board code cannot reach host files
-    by path (``..`` stops at ``/``); it is not a security sandbox (``os.system`` exists).
+    ``MPY: soft reboot`` and keep raw REPL mode; ``machine.reset()`` and `hard_reset`
+    (the reset button, from the host) are a hard reset: board RAM is lost, then the boot
+    banner (``MicroPython v1.29.0 on <date>; belay_hook emulator with unix VM``) and
+    ``>>> `` arrive, the port staying open.
+
+    Faults for tests of code that must survive a bad link act for real on the bytes
+    (`belay_hook.emulator.faults` says where)::
+
+        emu.faults.flip(when=b"\xfe", after=2)   # next frame's 3rd byte, bit 0 flipped
+        emu.faults.drop(3); emu.faults.insert(b"junk"); emu.faults.duplicate()
+        emu.faults.replace(b"\x00", when=b"R"); emu.faults.stall(2.0, when=b"\xfe")
+        emu.faults.flip(to_board=True)         # the host's next byte to the board
+        assert emu.faults.pending() == 0       # all acted; emu.faults.clear() disarms
+
+    Board code cannot reach host files by path (``..`` stops at ``/``); it is not a
+    security sandbox (``os.system`` exists).
     Pin interrupts are not raised, and scheduled callbacks (``Timer``) run between
     bytecodes only, not during one long ``time.sleep``.
 
@@ -115,6 +130,8 @@ class Emulator:
         self._state: pathlib.Path | None = None
         self._bridge: subprocess.Popen | None = None
         self._finalizer: weakref.finalize | None = None
+        self._asking = threading.Lock()
+        self.faults = Faults(self._ask)
 
     def start(self) -> Emulator:
         """Boot the board; returns once it waits at its REPL prompt on `port` (the
@@ -180,6 +197,31 @@ class Emulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _ask(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Send the bridge a request and wait for its answer (it answers in order)."""
+        bridge = self._bridge
+        if bridge is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        with self._asking:
+            try:
+                bridge.stdin.write(json.dumps(request).encode() + b"\n")
+                bridge.stdin.flush()
+                answer = bridge.stdout.readline()
+            except OSError:
+                answer = b""
+        if not answer:
+            raise RuntimeError(f"the emulator at {self.port} stopped (see its stderr)")
+        reply = json.loads(answer)
+        if "error" in reply:
+            raise RuntimeError(f"the emulator refused {request['op']!r}: {reply['error']}")
+        return reply
+
+    def hard_reset(self) -> None:
+        """Press the board's reset button, the port staying open: board RAM and bytes on
+        their way to the board are lost, the boot banner and ``>>> `` come on the port.
+        Returns once the new VM waits at its prompt."""
+        self._ask({"op": "reset"})
 
     def _state_file(self, name: str) -> pathlib.Path:
         if self._bridge is None:

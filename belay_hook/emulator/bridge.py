@@ -31,7 +31,12 @@ clean. What the unix port lacks to look like firmware on USB, the bridge adds:
 * ``--flavour circuitpython`` (and ``--language``): CircuitPython's conventions
   instead, listed in `belay_hook.emulator.circuitpython`.
 
-It exits when its standard input (a pipe from the host) reaches EOF, killing the VM;
+* Faults (`belay_hook.emulator.faults`) applied to the bytes of either direction, and
+  the reset button: the new VM's banner is rewritten as firmware prints it.
+
+Its standard input is the host's control channel: one JSON request a line (arm a
+fault, count or clear them, reset), each answered by a JSON line on stdout. It exits
+when its standard input (a pipe from the host) reaches EOF, killing the VM;
 if the bridge dies, the VM is hung up with its terminal. The port path is printed on
 stdout as ``PORT <path>`` once the first VM waits at its prompt (its banner is not
 sent, as a board's boot banner is lost before the host opens the port), or
@@ -41,20 +46,20 @@ sent, as a board's boot banner is lost before the host opens the port), or
 from __future__ import annotations
 
 import argparse
-import array
-import collections
-import fcntl
+import json
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
-import termios
 import time
 import tty
-from typing import List
+from typing import Any, Dict, List
 
 from belay_hook.emulator import circuitpython
+from belay_hook.emulator.faults import FaultStream, Segment
+from belay_hook.emulator.vmproc import VM, BootError, Line
 
 BUFFER = 1024
 HARD_RESET_EXIT = 99  # mcu/emulator/machine.py: machine.reset() exits with it
@@ -63,151 +68,10 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 PROMPT = b">>> "
 _RAW_MARK = b"raw REPL; CTRL-B to exit"
 _FRIENDLY_MARK = b"for more information."  # end of the banner the friendly REPL prints
+# The unix VM's banner line "MicroPython <hash> on <date>; linux [GCC ...] version"
+_BANNER_LINE = re.compile(rb"MicroPython \S+ on (\S+); [^\r\n]*")
+BOARD = b"belay_hook emulator with unix VM"
 BOOT_TIMEOUT = 20.0
-
-
-class BootError(Exception):
-    """The VM died or hung before reaching its REPL prompt."""
-
-
-class _Line:
-    """One direction of the link: the bytes in flight, paced like a UART when shaped."""
-
-    def __init__(self, baudrate: int | None, latency: float):
-        self._rate = baudrate / 10 if baudrate else None
-        self._latency = latency
-        self._chunks: collections.deque = collections.deque()  # [due time, bytes]
-        self._line_free_at = 0.0
-        self.size = 0
-
-    def put(self, data: bytes, now: float) -> None:
-        """Queue bytes that the sender handed over at `now`."""
-        if not data:
-            return
-        start = now
-        if self._rate:
-            start = max(now, self._line_free_at)
-            self._line_free_at = start + len(data) / self._rate
-        self._chunks.append([start + self._latency, data])
-        self.size += len(data)
-
-    def put_first(self, data: bytes) -> None:
-        """Queue bytes ahead of everything else, due at once."""
-        if data:
-            self._chunks.appendleft([0.0, data])
-            self.size += len(data)
-
-    def ready(self, now: float, limit: int) -> bytes:
-        """Up to `limit` bytes that have arrived by `now` (left queued until `consume`)."""
-        out = []
-        for due, data in self._chunks:
-            count = len(data) if not self._rate else int((now - due) * self._rate)
-            if now < due or count <= 0:
-                break
-            out.append(data[: min(count, limit)])
-            limit -= len(out[-1])
-            if count < len(data) or limit <= 0:
-                break
-        return b"".join(out)
-
-    def consume(self, count: int) -> None:
-        """Drop `count` delivered bytes from the front."""
-        self.size -= count
-        while count:
-            chunk = self._chunks[0]
-            if count >= len(chunk[1]):
-                count -= len(chunk[1])
-                self._chunks.popleft()
-            else:
-                chunk[1] = chunk[1][count:]
-                if self._rate:
-                    chunk[0] += count / self._rate
-                count = 0
-
-    def next_due(self) -> float | None:
-        """When the next byte arrives (possibly already past), None if nothing queued."""
-        if not self._chunks:
-            return None
-        due = self._chunks[0][0]
-        return due + 1 / self._rate if self._rate else due
-
-
-def _take_controlling_tty() -> None:
-    """In the VM child, after setsid(): make its stdin pty the controlling terminal."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-class _VM:
-    """One run of the MicroPython unix VM on its own pty."""
-
-    def __init__(self, command: List[str], cwd: str):
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)  # no ISIG either: see _flush_to_vm
-        os.set_blocking(self.master, False)
-        self.proc = subprocess.Popen(
-            command,
-            stdin=self.slave,
-            stdout=self.slave,
-            stderr=self.slave,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=_take_controlling_tty,
-        )
-        # The bridge keeps `slave` open: to count the VM's unread input, to recover it
-        # after the VM exits, and so that reads of `master` never fail with EIO.
-        self.exit_fd = os.pidfd_open(self.proc.pid) if hasattr(os, "pidfd_open") else None
-
-    def running_code(self) -> bool:
-        """Whether Ctrl-C would interrupt the VM now: the unix port installs its SIGINT
-        handler exactly while it runs code (unless ``micropython.kbd_intr(-1)``), as
-        firmware arms its Ctrl-C check."""
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as status:
-                caught = next(line for line in status if line.startswith("SigCgt:"))
-        except (OSError, StopIteration):
-            return False
-        return bool(int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)))
-
-    def unread(self) -> int:
-        """Bytes written to the VM that it has not read yet."""
-        count = array.array("i", [0])
-        fcntl.ioctl(self.slave, termios.FIONREAD, count)
-        return count[0]
-
-    def read(self, limit: int = 4096) -> bytes:
-        """What the VM wrote (up to `limit` bytes), without waiting."""
-        try:
-            return os.read(self.master, limit)
-        except BlockingIOError:
-            return b""
-
-    def read_until(self, token: bytes, timeout: float) -> bytes:
-        """Everything the VM writes up to and including `token` (used while booting)."""
-        data = b""
-        deadline = time.monotonic() + timeout
-        while token not in data:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                data += self.read()
-                raise BootError(f"no {token!r} from the MicroPython VM; it wrote {data!r}")
-            select.select([self.master], [], [], 0.05)
-            data += self.read()
-        return data
-
-    def leftover_input(self) -> bytes:
-        """After the VM exited: the bytes it was sent but never read."""
-        os.set_blocking(self.slave, False)
-        try:
-            return os.read(self.slave, 65536)
-        except (BlockingIOError, OSError):
-            return b""
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for fd in (self.master, self.slave, self.exit_fd):
-            if fd is not None:
-                os.close(fd)
 
 
 class Bridge:
@@ -225,8 +89,8 @@ class Bridge:
         show_pins = args.show_pins
         self._pins = os.open(os.path.join(args.state, "pins"), os.O_RDONLY) if show_pins else None
         self._pin_tail = b""
-        self._to_vm = _Line(args.baudrate, args.latency)
-        self._to_host = _Line(args.baudrate, args.latency)
+        self._to_vm = Line(args.baudrate, args.latency)
+        self._to_host = Line(args.baudrate, args.latency)
         self._mode_tail = b""
         self._raw = False
         self._vm_waits = False  # the VM printed something and was sent nothing since
@@ -243,7 +107,10 @@ class Bridge:
         tty.setraw(self._port_slave)  # no echo or line editing before a client opens it
         os.set_blocking(self.port_master, False)
         self.port = os.ttyname(self._port_slave)
-        self._vm: _VM | None = None
+        self._vm: VM | None = None
+        self._faults = {"to_host": FaultStream(), "to_board": FaultStream()}
+        self._requests = b""
+        self._version = vm_version(args.micropython)
 
     def boot(self, how: str, show_banner: bool = True) -> None:
         """Start a VM after `how`: "power" (power-up, hard reset), "soft" (soft reboot
@@ -253,7 +120,7 @@ class Bridge:
         command = self._command
         if self._cp is not None:
             command = command + ["circuitpython", "repl" if how == "raw" else how]
-        self._vm = _VM(command, self._vm_folder)
+        self._vm = VM(command, self._vm_folder)
         self._raw = how == "raw"
         if self._raw:
             self._vm.read_until(PROMPT, BOOT_TIMEOUT)
@@ -267,7 +134,11 @@ class Bridge:
         else:
             banner = self._vm.read_until(PROMPT, BOOT_TIMEOUT)
             if show_banner:
-                self._from_vm(banner)
+                self._from_vm(_BANNER_LINE.sub(self._firmware_banner, banner, count=1))
+
+    def _firmware_banner(self, vm_banner: re.Match) -> bytes:
+        """``MicroPython v1.29.0 on <date>; <board> with <chip>``, as firmware prints."""
+        return b"MicroPython %s on %s; %s" % (self._version, vm_banner.group(1), BOARD)
 
     def _from_vm(self, data: bytes) -> None:
         """Queue VM output for the host, noting whether the REPL is now raw or friendly."""
@@ -279,11 +150,20 @@ class Bridge:
         self._vm_waits = self._vm_waits or bool(data)
         if self._cp is not None:
             data = self._cp.feed(data)
-        self._to_host.put(data, time.monotonic())
+        self._to_host_with_faults(data)
 
-    def _replace_vm(self, how: str, said: bytes) -> None:
+    def _to_host_with_faults(self, data: bytes) -> None:
+        self._queue(self._to_host, self._faults["to_host"].feed(data))
+
+    def _queue(self, line: Line, segments: List[Segment]) -> None:
+        now = time.monotonic()
+        for data, hold in segments:
+            line.put(data, now, hold)
+
+    def _replace_vm(self, how: str, said: bytes, keep_input: bool = True) -> None:
         """Pass on the last output of the VM, which has exited or is killed now, send
-        the host `said` and boot a new VM after `how`, with the old one's unread input."""
+        the host `said` and boot a new VM after `how`, with the old one's unread input
+        (`keep_input`) or without it, nor what was on its way (a reset button)."""
         vm = self._vm
         while True:
             data = vm.read()
@@ -294,7 +174,10 @@ class Bridge:
         vm.close()
         if self._cp is not None:
             said = self._cp.flush() + said
-        self._to_host.put(said, time.monotonic())
+        self._to_host_with_faults(said)
+        if not keep_input:
+            leftover = b""
+            self._to_vm.clear()
         self.boot(how)
         self._to_vm.put_first(leftover)
 
@@ -398,22 +281,60 @@ class Bridge:
             if self._to_host.size < BUFFER:
                 readers.append(vm.master)
             ready = select.select(readers, [], [], timeout)[0]
-            if control in ready and not os.read(control, 4096):
-                return
+            if control in ready:
+                if not self._serve_requests(os.read(control, 4096)):
+                    return
+                continue  # a reset may have replaced `vm`
             if vm.proc.poll() is not None:
                 self._reboot()
                 continue
             if self.port_master in ready:
                 data = os.read(self.port_master, BUFFER - self._to_vm.size)
-                self._to_vm.put(data, time.monotonic())
+                self._queue(self._to_vm, self._faults["to_board"].feed(data))
             if vm.master in ready:
                 self._from_vm(vm.read(BUFFER - self._to_host.size))
             if self._pins is not None:
                 self._show_pins()
 
+    def _serve_requests(self, data: bytes) -> bool:
+        """Answer the host's requests (JSON lines) in `data`; False at EOF."""
+        if not data:
+            return False
+        lines = (self._requests + data).split(b"\n")
+        self._requests = lines.pop()
+        for line in lines:
+            reply = self._answer(json.loads(line))
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+        return True
+
+    def _answer(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Do what the host asks (see `Emulator`): arm a fault, count or clear them, reset."""
+        op = request["op"]
+        if op == "fault":
+            self._faults["to_board" if request["to_board"] else "to_host"].arm(request)
+        elif op == "clear":
+            for faults in self._faults.values():
+                faults.clear()
+        elif op == "reset":  # the reset button: what was on its way to the board is lost
+            self._vm.proc.kill()
+            self._vm.proc.wait()
+            self._replace_vm("power", b"", keep_input=False)
+        elif op != "pending":
+            return {"error": f"unknown request {op!r}"}
+        return {"pending": sum(len(faults) for faults in self._faults.values())}
+
     def close(self) -> None:
         if self._vm is not None:
             self._vm.close()
+
+
+def vm_version(micropython: str) -> bytes:
+    """The VM's version as firmware banners show it (``v1.29.0-preview``): the unix VM's
+    own banner names a commit hash instead."""
+    code = "import sys;v=sys.implementation.version;print('v%d.%d.%d' % v[:3], v[3], sep='-')"
+    found = subprocess.run([micropython, "-c", code], capture_output=True, timeout=BOOT_TIMEOUT)
+    return found.stdout.strip().rstrip(b"-") or b"v?"
 
 
 def main(argv: List[str] | None = None) -> int:
