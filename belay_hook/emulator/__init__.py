@@ -88,8 +88,10 @@ class Emulator:
         emu.faults.flip(to_board=True)         # the host's next byte to the board
         assert emu.faults.pending() == 0       # all acted; emu.faults.clear() disarms
 
-    Board code cannot reach host files by path (``..`` stops at ``/``); it is not a
-    security sandbox (``os.system`` exists).
+    Board code is sandboxed to its flash: ``..`` stops at ``/``, symlinks are refused,
+    and it finds no ``os.system``, ``VfsPosix``, ``uctypes`` or host environment
+    (mcu/emulator/sandbox.py); on Linux with Landlock its VM process also can execute
+    nothing and open no file outside flash (`belay_hook.emulator.jail`).
     Pin interrupts are not raised, and scheduled callbacks (``Timer``) run between
     bytecodes only, not during one long ``time.sleep``.
 

@@ -57,7 +57,7 @@ import time
 import tty
 from typing import Any, Dict, List
 
-from belay_hook.emulator import circuitpython
+from belay_hook.emulator import circuitpython, jail
 from belay_hook.emulator.faults import FaultStream, Segment
 from belay_hook.emulator.vmproc import VM, BootError, Line
 
@@ -84,6 +84,9 @@ class Bridge:
         self._command = [
             args.micropython, "-X", f"heapsize={args.heap}", "-i", boot, args.flash, args.state,
         ]  # fmt: skip
+        if jail.wraps(args.micropython):  # the OS-level half of the sandbox
+            jailed = [sys.executable, jail.__file__, args.flash, args.state, self._vm_folder, "--"]
+            self._command = jailed + self._command
         for name in ("pins", "inputs"):  # the VM opens both at boot
             open(os.path.join(args.state, name), "ab").close()
         show_pins = args.show_pins

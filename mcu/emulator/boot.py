@@ -13,8 +13,9 @@ def _boot(flash, state, flavour="micropython", mode=""):
     sys.path[0] = ""
     import flash as flash_fs
     import machine
+    import sandbox
 
-    del sys.modules["flash"]  # a board has no such module; the mount keeps what it needs
+    del sys.modules["flash"], sys.modules["sandbox"]  # a board has neither
     machine._attach(state)
     circuitpython = flavour == "circuitpython"
     if circuitpython:
@@ -27,6 +28,7 @@ def _boot(flash, state, flavour="micropython", mode=""):
     os.chdir("/")
     sys.path[:] = ["", "/", ".frozen", "/lib"] if circuitpython else ["", ".frozen", "/lib"]
     sys.argv[:] = []
+    sandbox.close()
     return cp.supervise if circuitpython else None
 
 

@@ -1,24 +1,28 @@
 # The emulated board's flash filesystem: a host folder mounted as the board's `/`.
 import os
 
+_S_IFMT = 0xF000
+_S_IFLNK = 0xA000
+_EACCES = 13
+_ENOTDIR = 20
+_EROFS = 30
 
-class Flash:
-    """The flash folder as the board's `/`: paths are resolved here, so `..` stops at `/`.
 
-    Plain VfsPosix(root) lets '/../etc' escape the root (and its rename is broken when
-    given a root), so every path is normalised first and handed to a root-less VfsPosix.
-    Mounted read-only (CircuitPython's drive while USB has it), writes raise OSError 30.
-    """
+def Flash(root):
+    # The flash folder as the board's `/`. Every path is normalised here (plain
+    # VfsPosix(root) lets '/../etc' escape and its rename is broken given a root) and
+    # must not pass a symlink (a board's flash has none; one may point off the folder).
+    # The host access lives only in this closure, so board code cannot take it from
+    # the mounted object (vfs.mount() lists it). Read-only (CircuitPython's drive while
+    # USB has it), writes raise OSError 30.
+    host = os.VfsPosix()
+    host.chdir(root)
+    root = host.getcwd().rstrip("/")  # symlinks resolved, to compare with below
+    state = {"cwd": "/", "readonly": False}
 
-    def __init__(self, root):
-        self._root = root.rstrip("/")
-        self._host = os.VfsPosix()
-        self._cwd = "/"
-        self._readonly = False
-
-    def _path(self, path):
+    def board_path(path):
         if path[:1] != "/":
-            path = self._cwd + "/" + path
+            path = state["cwd"] + "/" + path
         parts = []
         for part in path.split("/"):
             if part == "..":
@@ -28,50 +32,62 @@ class Flash:
                 parts.append(part)
         return "/" + "/".join(parts)
 
-    def _host_path(self, path):
-        return self._root + self._path(path)
+    def host_path(path, writes=False):
+        if writes and state["readonly"]:
+            raise OSError(_EROFS)
+        path = board_path(path)
+        folder, name = path.rsplit("/", 1)
+        try:
+            host.chdir(root + folder)  # the kernel resolves any symlink on the way ...
+            inside = host.getcwd() == root + folder  # ... and says where it led
+        except OSError:
+            inside = True  # no such folder: the operation itself fails as it should
+        if not inside:
+            raise OSError(_EACCES)
+        if name:
+            for entry in host.ilistdir(root + folder):
+                if entry[0] == name and entry[1] & _S_IFMT == _S_IFLNK:
+                    raise OSError(_EACCES)
+        return root + path
 
-    def _writable_path(self, path):
-        if self._readonly:
-            raise OSError(30)  # EROFS
-        return self._host_path(path)
+    class FlashFS:
+        def mount(self, readonly, mkfs):
+            state["readonly"] = readonly
 
-    def mount(self, readonly, mkfs):
-        self._readonly = readonly
+        def umount(self):
+            pass
 
-    def umount(self):
-        pass
+        def chdir(self, path):
+            path = board_path(path)
+            if not host.stat(host_path(path))[0] & 0x4000:
+                raise OSError(_ENOTDIR)
+            state["cwd"] = path
 
-    def chdir(self, path):
-        path = self._path(path)
-        if not self._host.stat(self._root + path)[0] & 0x4000:
-            raise OSError(20)  # ENOTDIR
-        self._cwd = path
+        def getcwd(self):
+            return state["cwd"]
 
-    def getcwd(self):
-        return self._cwd
+        def open(self, path, mode):
+            return host.open(host_path(path, "r" not in mode or "+" in mode), mode)
 
-    def open(self, path, mode):
-        writes = "r" not in mode or "+" in mode
-        return self._host.open((self._writable_path if writes else self._host_path)(path), mode)
+        def ilistdir(self, path):
+            return host.ilistdir(host_path(path))
 
-    def ilistdir(self, path):
-        return self._host.ilistdir(self._host_path(path))
+        def stat(self, path):
+            return host.stat(host_path(path))
 
-    def stat(self, path):
-        return self._host.stat(self._host_path(path))
+        def statvfs(self, path):
+            return host.statvfs(host_path(path))
 
-    def statvfs(self, path):
-        return self._host.statvfs(self._host_path(path))
+        def mkdir(self, path):
+            host.mkdir(host_path(path, True))
 
-    def mkdir(self, path):
-        self._host.mkdir(self._writable_path(path))
+        def rmdir(self, path):
+            host.rmdir(host_path(path, True))
 
-    def rmdir(self, path):
-        self._host.rmdir(self._writable_path(path))
+        def remove(self, path):
+            host.remove(host_path(path, True))
 
-    def remove(self, path):
-        self._host.remove(self._writable_path(path))
+        def rename(self, old, new):
+            host.rename(host_path(old, True), host_path(new, True))
 
-    def rename(self, old, new):
-        self._host.rename(self._writable_path(old), self._writable_path(new))
+    return FlashFS()

@@ -2,7 +2,8 @@
 #
 # Output pin changes are appended to the emulator's `pins` file and input levels come
 # from its `inputs` file, both in a state folder outside flash: boot.py has this module
-# open them before flash is mounted as /, so board code cannot reach them by path.
+# open them before flash is mounted as /, so board code cannot reach them by path, and
+# only closures hold them, so it cannot take them from here either.
 # Lines are "<pin> <value> <time_ns>" (pins) and "<pin> <value>" (inputs).
 import sys
 import time
@@ -11,17 +12,23 @@ import micropython
 
 _HARD_RESET = 99  # exit status the emulator's bridge reads as a hard reset
 _ALIASES = {"LED": 25}  # as on a Raspberry Pi Pico
-_events = None
-_inputs = None
+_emit = None  # writes a line to the pins file
+_read_inputs = None  # what the host appended to the inputs file since last time
 _pending = b""
 _levels = {}
 _freq = 125_000_000
 
 
 def _attach(state):
-    global _events, _inputs
-    _events = open(state + "/pins", "a")
-    _inputs = open(state + "/inputs", "rb")
+    global _emit, _read_inputs
+    events = open(state + "/pins", "a")
+    inputs = open(state + "/inputs", "rb")
+
+    def _emit(line):
+        events.write(line)
+
+    def _read_inputs():
+        return inputs.read()
 
 
 _read_lock = _thread.allocate_lock()  # the irq watcher thread reads inputs too
@@ -32,7 +39,7 @@ def _input(pin_id, default):
     # The host only ever appends, so read what is new since last time.
     global _pending
     with _read_lock:
-        data = _inputs.read()
+        data = _read_inputs()
         if data:
             lines = (_pending + data).split(b"\n")
             _pending = lines.pop()
@@ -98,7 +105,7 @@ class Pin:
         pin = self._pin
         if pin[0] != Pin.IN and pin[3] != pin[2]:
             pin[3] = pin[2]
-            _events.write("%s %d %d\n" % (self._id, pin[2], time.time_ns()))
+            _emit("%s %d %d\n" % (self._id, pin[2], time.time_ns()))
 
     def value(self, v=None):
         pin = self._pin
