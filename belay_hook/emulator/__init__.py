@@ -77,7 +77,9 @@ class Emulator:
     ``MPY: soft reboot`` and keep raw REPL mode; ``machine.reset()`` and `hard_reset`
     (the reset button, from the host) are a hard reset: board RAM is lost, then the boot
     banner (``MicroPython v1.29.0 on <date>; belay_hook emulator with unix VM``) and
-    ``>>> `` arrive, the port staying open.
+    ``>>> `` arrive, the port staying open. After each reset flash's ``boot.py`` and
+    ``main.py`` run as on firmware (`belay_hook.emulator.startup`); a Ctrl-C on
+    connecting, as mpremote and Belay send, interrupts a main.py that runs on.
 
     Faults for tests of code that must survive a bad link act for real on the bytes
     (`belay_hook.emulator.faults` says where)::
@@ -136,8 +138,8 @@ class Emulator:
         self.faults = Faults(self._ask)
 
     def start(self) -> Emulator:
-        """Boot the board; returns once it waits at its REPL prompt on `port` (the
-        CircuitPython flavour: once it runs code.py or waits for a key)."""
+        """Boot the board; returns once it runs flash's boot.py and main.py or waits at
+        its REPL prompt on `port` (CircuitPython: runs code.py or waits for a key)."""
         if self._bridge is not None:
             return self
         micropython = find_micropython()
@@ -222,7 +224,7 @@ class Emulator:
     def hard_reset(self) -> None:
         """Press the board's reset button, the port staying open: board RAM and bytes on
         their way to the board are lost, the boot banner and ``>>> `` come on the port.
-        Returns once the new VM waits at its prompt."""
+        Returns once the new VM runs boot.py and main.py or waits at its prompt."""
         self._ask({"op": "reset"})
 
     def _state_file(self, name: str) -> pathlib.Path:

@@ -3,9 +3,10 @@
 `Emulator` runs ``python -m belay_hook.emulator.bridge ...`` as a separate process, so
 that it neither competes with the host for its GIL nor stops when the host is busy.
 The bridge creates the port pty and runs the MicroPython unix VM (``micropython -i
-boot.py FLASH STATE``, mcu/emulator/) in its own session on a second pty, its
-controlling terminal, and copies bytes between the two. Both ptys are raw and 8-bit
-clean. What the unix port lacks to look like firmware on USB, the bridge adds:
+boot.py FLASH STATE FLAVOUR MODE``, mcu/emulator/; behind `jail` where it can) in its
+own session on a second pty, its controlling terminal, and copies bytes between the two.
+Both ptys are raw and 8-bit clean. What the unix port lacks to look like firmware on
+USB, the bridge adds:
 
 * Ctrl-C. Firmware acts on 0x03 when it arrives while code runs, and passes it on as
   input otherwise. The unix port relies on SIGINT, but runs raw-pasted code with its
@@ -21,6 +22,7 @@ clean. What the unix port lacks to look like firmware on USB, the bridge adds:
   passes on only ``raw REPL; CTRL-B to exit\\r\\n>``, as firmware does. Bytes the
   dead VM never read go to the new one. ``machine.reset()`` (exit status 99) and a
   crash are a hard reset: no soft-reboot line, the new VM's banner, friendly REPL.
+  Flash's boot.py and main.py run after each, as `startup` says.
   Measured on the 2-core dev machine: a soft reboot takes about 40 ms from Ctrl-D to
   the new prompt (raw or friendly); `Emulator.start()` about 70-90 ms.
 * A receive side like a board's: bytes from the host are read only while fewer than
@@ -38,7 +40,7 @@ Its standard input is the host's control channel: one JSON request a line (arm a
 fault, count or clear them, reset), each answered by a JSON line on stdout. It exits
 when its standard input (a pipe from the host) reaches EOF, killing the VM;
 if the bridge dies, the VM is hung up with its terminal. The port path is printed on
-stdout as ``PORT <path>`` once the first VM waits at its prompt (its banner is not
+stdout as ``PORT <path>`` once the first VM runs flash's files (its banner is not
 sent, as a board's boot banner is lost before the host opens the port), or
 ``ERROR <text>`` with exit status 1. (CircuitPython: once its supervisor runs.)
 """
@@ -57,7 +59,8 @@ import time
 import tty
 from typing import Any, Dict, List
 
-from belay_hook.emulator import circuitpython, jail
+from belay_hook.emulator import circuitpython, jail, startup
+from belay_hook.emulator.circuitpython import READY
 from belay_hook.emulator.faults import FaultStream, Segment
 from belay_hook.emulator.vmproc import VM, BootError, Line
 
@@ -97,11 +100,13 @@ class Bridge:
         self._mode_tail = b""
         self._raw = False
         self._vm_waits = False  # the VM printed something and was sent nothing since
+        self._flavour = args.flavour
         self._cp: circuitpython.Output | None = None
+        self._output: circuitpython.Output | startup.Output = startup.Output(self._rewrite_banner)
         self._soft_reboot_line = SOFT_REBOOT
         if args.flavour == "circuitpython":
             circuitpython.write_config(args.state, args.language)
-            self._cp = circuitpython.Output()
+            self._output = self._cp = circuitpython.Output()
             self._soft_reboot_line = circuitpython.soft_reboot_line(args.language)
         self._backoff = 0.0005
         # Without pidfd (or to show pins) nothing wakes the loop: look every 50 ms.
@@ -118,26 +123,27 @@ class Bridge:
     def boot(self, how: str, show_banner: bool = True) -> None:
         """Start a VM after `how`: "power" (power-up, hard reset), "soft" (soft reboot
         to the friendly REPL), "raw" (soft reboot in the raw REPL) or, CircuitPython
-        only, "repl" (the friendly REPL's fresh VM). Returns at its prompt, or once the
-        CircuitPython supervisor runs (its output is passed on from there)."""
-        command = self._command
-        if self._cp is not None:
-            command = command + ["circuitpython", "repl" if how == "raw" else how]
-        self._vm = VM(command, self._vm_folder)
+        only, "repl" (the friendly REPL's fresh VM). Returns at the raw REPL's prompt,
+        else once the VM runs flash's files or CircuitPython's supervisor (its output is
+        passed on from there: `_output`)."""
+        cp = self._cp is not None
+        mode = "repl" if cp and how == "raw" else how
+        vm = self._vm = VM(self._command + [self._flavour, mode], self._vm_folder)
         self._raw = how == "raw"
         if self._raw:
-            self._vm.read_until(PROMPT, BOOT_TIMEOUT)
-            os.write(self._vm.master, b"\x01")
-            self._vm.read_until(RAW_BANNER, BOOT_TIMEOUT)
+            data = b"" if cp else vm.read_until(startup.REPL, BOOT_TIMEOUT)
+            self._from_vm(data[data.find(READY) + len(READY) : data.find(startup.REPL)])
+            vm.read_until(PROMPT, BOOT_TIMEOUT, data[data.find(startup.REPL) :])
+            os.write(vm.master, b"\x01")
+            vm.read_until(RAW_BANNER, BOOT_TIMEOUT)
             self._from_vm(RAW_BANNER)
-        elif self._cp is not None:
-            data = self._vm.read_until(circuitpython.READY, BOOT_TIMEOUT)
-            self._cp.supervisor_started()
-            self._from_vm(data[data.find(circuitpython.READY) + len(circuitpython.READY) :])
         else:
-            banner = self._vm.read_until(PROMPT, BOOT_TIMEOUT)
-            if show_banner:
-                self._from_vm(_BANNER_LINE.sub(self._firmware_banner, banner, count=1))
+            data = vm.read_until(READY, BOOT_TIMEOUT)
+            self._output.started(show_banner)
+            self._from_vm(data[data.find(READY) + len(READY) :])
+
+    def _rewrite_banner(self, banner: bytes) -> bytes:
+        return _BANNER_LINE.sub(self._firmware_banner, banner, count=1)
 
     def _firmware_banner(self, vm_banner: re.Match) -> bytes:
         """``MicroPython v1.29.0 on <date>; <board> with <chip>``, as firmware prints."""
@@ -151,9 +157,7 @@ class Bridge:
             self._raw = raw_at > friendly_at
         self._mode_tail = window[-len(_RAW_MARK) :]
         self._vm_waits = self._vm_waits or bool(data)
-        if self._cp is not None:
-            data = self._cp.feed(data)
-        self._to_host_with_faults(data)
+        self._to_host_with_faults(self._output.feed(data))
 
     def _to_host_with_faults(self, data: bytes) -> None:
         self._queue(self._to_host, self._faults["to_host"].feed(data))
@@ -175,9 +179,7 @@ class Bridge:
             self._from_vm(data)
         leftover = vm.leftover_input()
         vm.close()
-        if self._cp is not None:
-            said = self._cp.flush() + said
-        self._to_host_with_faults(said)
+        self._to_host_with_faults(self._output.flush() + said)
         if not keep_input:
             leftover = b""
             self._to_vm.clear()
@@ -195,11 +197,11 @@ class Bridge:
             self._replace_vm("power", b"")
 
     def _switches_repl(self, byte: bytes) -> bool:
-        """CircuitPython: whether `byte` is Ctrl-A at the friendly prompt or Ctrl-B at
-        the raw one (judged on what the VM printed last, with nothing sent since)."""
+        """Whether `byte` is Ctrl-A at the friendly prompt or Ctrl-B at the raw one
+        (judged on what the VM printed last, with nothing sent since)."""
         raw = self._raw
         return (
-            self._cp is not None and self._cp.at_repl and self._vm_waits
+            self._vm_waits
             and byte == (b"\x02" if raw else b"\x01")
             and self._mode_tail.endswith(b">" if raw else PROMPT)
             and not self._vm.running_code()
@@ -230,7 +232,10 @@ class Bridge:
                 os.kill(vm.proc.pid, signal.SIGINT)
                 self._to_vm.consume(1)
                 continue
-            if self._switches_repl(data):  # CircuitPython starts a VM per REPL mode
+            if self._cp is None and data == b"\x02" and self._switches_repl(data):
+                self._output.expect_banner()  # the friendly REPL's, to rewrite
+            if self._cp is not None and self._cp.at_repl and self._switches_repl(data):
+                # CircuitPython starts a VM per REPL mode
                 self._to_vm.consume(1)
                 raw = data == b"\x01"
                 self._replace_vm(
@@ -265,8 +270,9 @@ class Bridge:
     def run(self, control: int) -> None:
         """Serve until `control` (the host's pipe) reaches EOF."""
         while True:
-            if self._cp is not None and self._cp.reloading:
-                self._replace_vm("soft", self._soft_reboot_line)
+            asked = self._output.asked  # by board code, from a file it runs at boot
+            if asked:
+                self._replace_vm(asked, self._soft_reboot_line if asked == "soft" else b"")
             stuck = {self._to_vm: self._flush_to_vm(), self._to_host: self._flush_to_host()}
             vm = self._vm  # (flushing may have replaced it)
             # Nothing says when the VM reads or the host drains: poll, backing off.

@@ -100,15 +100,16 @@ class Output:
         self._state = "pass"  # or "supervisor", "banner", "reload"
         self._held = b""
 
-    def supervisor_started(self) -> None:
-        """The VM has just printed `READY`: its supervisor output follows."""
+    def started(self, show_banner: bool = True) -> None:
+        """The VM has just printed `READY`: its supervisor output follows (which the
+        host sees even after power-up: CircuitPython boards keep their port)."""
         self._state = "supervisor"
         self._held = b""
 
     @property
-    def reloading(self) -> bool:
-        """Whether the supervisor asked for a reload (the bridge is to soft-reboot)."""
-        return self._state == "reload"
+    def asked(self) -> str | None:
+        """ "soft" once the supervisor asked for a reload (the bridge soft-reboots)."""
+        return "soft" if self._state == "reload" else None
 
     @property
     def at_repl(self) -> bool:
@@ -132,7 +133,7 @@ class Output:
                     self._state = state
                     break
             else:
-                keep = max(_partial_tail(data, REPL), _partial_tail(data, RELOAD))
+                keep = max(partial_tail(data, REPL), partial_tail(data, RELOAD))
                 self._held = data[len(data) - keep :]
                 return data[: len(data) - keep]
             if self._state == "reload":
@@ -150,7 +151,7 @@ class Output:
         return held
 
 
-def _partial_tail(data: bytes, mark: bytes) -> int:
+def partial_tail(data: bytes, mark: bytes) -> int:
     """Length of the longest end of `data` that `mark` starts with (a mark cut in two)."""
     for size in range(min(len(mark) - 1, len(data)), 0, -1):
         if data.endswith(mark[:size]):

@@ -137,9 +137,9 @@ class VM:
         except BlockingIOError:
             return b""
 
-    def read_until(self, token: bytes, timeout: float) -> bytes:
-        """Everything the VM writes up to and including `token` (used while booting)."""
-        data = b""
+    def read_until(self, token: bytes, timeout: float, data: bytes = b"") -> bytes:
+        """Everything the VM writes up to and including `token`, after `data` it wrote
+        before (used while booting)."""
         deadline = time.monotonic() + timeout
         while token not in data:
             if self.proc.poll() is not None or time.monotonic() > deadline:

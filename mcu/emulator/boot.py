@@ -1,21 +1,23 @@
 # Boots the emulated board: the unix VM runs this (`micropython -i boot.py FLASH STATE`,
 # from this folder) before its REPL, so that what follows sees a board, not the host.
 # Its modules are imported by relative name, which is all a board traceback shows of them.
-# `... STATE circuitpython MODE` boots the CircuitPython flavour (circuitpython.py).
+# `... STATE FLAVOUR MODE`: "micropython" runs flash's boot.py and main.py after MODE
+# (startup.py), "circuitpython" boots that flavour (circuitpython.py).
 import os
 import sys
 
 
-def _boot(flash, state, flavour="micropython", mode=""):
-    # Both modules sit in the VM's working folder; they must be imported, and the state
+def _boot(flash, state, flavour, mode):
+    # Its modules sit in the VM's working folder; they must be imported, and the state
     # files opened, while the host's / is still mounted. Found through "" rather than
     # the script's folder, a board traceback names them without the host path.
     sys.path[0] = ""
     import flash as flash_fs
     import machine
     import sandbox
+    import startup
 
-    del sys.modules["flash"], sys.modules["sandbox"]  # a board has neither
+    del sys.modules["flash"], sys.modules["sandbox"], sys.modules["startup"]  # a board has none
     machine._attach(state)
     circuitpython = flavour == "circuitpython"
     if circuitpython:
@@ -29,10 +31,12 @@ def _boot(flash, state, flavour="micropython", mode=""):
     sys.path[:] = ["", "/", ".frozen", "/lib"] if circuitpython else ["", ".frozen", "/lib"]
     sys.argv[:] = []
     sandbox.close()
-    return cp.supervise if circuitpython else None
+    if circuitpython:
+        return lambda main_globals: cp.supervise()
+    return lambda main_globals: startup.run(mode, main_globals)
 
 
-_supervise = _boot(*sys.argv[1:])
-if _supervise:
-    _supervise()
-del _boot, _supervise, os, sys, __file__
+_start = _boot(*sys.argv[1:])
+del _boot, os, sys, __file__
+_start(globals())  # board code runs in the REPL's globals, as on firmware
+del _start
