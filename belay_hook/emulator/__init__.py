@@ -23,6 +23,7 @@ import weakref
 from typing import Any, Dict, List, Tuple, Union
 
 from belay_hook import mcu_files
+from belay_hook.emulator import devices
 from belay_hook.emulator.circuitpython import TEXTS
 from belay_hook.emulator.faults import Faults
 
@@ -66,6 +67,9 @@ class Emulator:
             run_my_code_on(emu.port)           # e.g. serial.Serial(emu.port)
             assert emu.pins[25] == 1           # output pins, as the board last set them
             emu.set_input(5, 1)                # Pin(5, Pin.IN).value() now reads 1
+            sensor = emu.add_i2c_device(addr=0x48, registers={0x00: b"\\x19\\x00"})
+            ...                                # I2C(0).readfrom_mem(0x48, 0, 2) reads it
+            assert sensor.writes == []         # what board code wrote to it
 
     `flash_dir` is the board's ``/`` (default: a fresh temporary folder, deleted by
     `close`; a folder you give is kept). `heap` is the VM heap (``"256k"`` is about an
@@ -258,6 +262,34 @@ class Emulator:
             raise ValueError(f"pin name {pin!r} must be one word")
         with open(self._state_file("inputs"), "a") as inputs:
             inputs.write(f"{pin} {int(value)}\n")
+
+    def add_i2c_device(
+        self, bus: int = 0, addr: int = 0x48, registers: devices.Registers | None = None
+    ) -> devices.Device:
+        """Put a register-map device at `addr` on I2C `bus` (-1: SoftI2C); e.g. with
+        ``registers={0x00: b"\\x19\\x00"}`` board code's ``I2C(0).readfrom_mem(0x48, 0,
+        2)`` reads those bytes and ``scan()`` lists it. An address nothing answers at
+        raises OSError 5 (EIO), as on an RP2040. What board code writes shows in the
+        returned device's `writes` and `registers`."""
+        devices.check_range("I2C address", addr, 0x7F)
+        return devices.add(self._state_file("buses"), "i2c", bus, addr, "", registers)
+
+    def add_spi_device(
+        self,
+        bus: int = 0,
+        cs: PinId = 17,
+        registers: devices.Registers | None = None,
+        read_bit: int = 0x80,
+    ) -> devices.Device:
+        """Put a register-map device on SPI `bus` (-1: SoftSPI), selected while output
+        pin `cs` is low. As many sensors do, the first byte of a transfer is a register
+        address, with `read_bit` set to read from it; the next bytes are read or written
+        from there on."""
+        if isinstance(cs, str) and (not cs or cs.split() != [cs]):
+            raise ValueError(f"pin name {cs!r} must be one word")
+        devices.check_range("read_bit", read_bit, 0xFF)
+        extra = f" {read_bit}"
+        return devices.add(self._state_file("buses"), "spi", bus, cs, extra, registers)
 
 
 def main(argv: List[str] | None = None) -> int:

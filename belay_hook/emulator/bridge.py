@@ -90,7 +90,7 @@ class Bridge:
         if jail.wraps(args.micropython):  # the OS-level half of the sandbox
             jailed = [sys.executable, jail.__file__, args.flash, args.state, self._vm_folder, "--"]
             self._command = jailed + self._command
-        for name in ("pins", "inputs"):  # the VM opens both at boot
+        for name in ("pins", "inputs", "buses"):  # the VM opens them at boot
             open(os.path.join(args.state, name), "ab").close()
         show_pins = args.show_pins
         self._pins = os.open(os.path.join(args.state, "pins"), os.O_RDONLY) if show_pins else None

@@ -17,7 +17,8 @@ def _boot(flash, state, flavour, mode):
     import sandbox
     import startup
 
-    del sys.modules["flash"], sys.modules["sandbox"], sys.modules["startup"]  # a board has none
+    for name in ("flash", "sandbox", "startup", "buses"):
+        del sys.modules[name]  # a board has none of them
     machine._attach(state)
     circuitpython = flavour == "circuitpython"
     if circuitpython:

@@ -1,4 +1,5 @@
-# Virtual `machine` module of the belay_hook emulator (runs on the MicroPython unix VM).
+# Virtual `machine` module of the belay_hook emulator (runs on the MicroPython unix VM);
+# its I2C and SPI buses are in buses.py.
 #
 # Output pin changes are appended to the emulator's `pins` file and input levels come
 # from its `inputs` file, both in a state folder outside flash: boot.py has this module
@@ -9,6 +10,8 @@ import sys
 import time
 import _thread
 import micropython
+import buses as _buses
+from buses import I2C, SPI, SoftI2C, SoftSPI  # noqa: F401 (board code imports them here)
 
 _HARD_RESET = 99  # exit status the emulator's bridge reads as a hard reset
 _ALIASES = {"LED": 25}  # as on a Raspberry Pi Pico
@@ -29,6 +32,8 @@ def _attach(state):
 
     def _read_inputs():
         return inputs.read()
+
+    _buses.attach(state)
 
 
 _read_lock = _thread.allocate_lock()  # the irq watcher thread reads inputs too
@@ -106,6 +111,7 @@ class Pin:
         if pin[0] != Pin.IN and pin[3] != pin[2]:
             pin[3] = pin[2]
             _emit("%s %d %d\n" % (self._id, pin[2], time.time_ns()))
+            _buses.chip_select(self._id)
 
     def value(self, v=None):
         pin = self._pin
@@ -183,60 +189,6 @@ class PWM:
 
     def deinit(self):
         self._duty = 0
-
-
-class I2C:
-    # An empty bus: nothing answers, reads return zeros.
-    def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
-        pass
-
-    def scan(self):
-        return []
-
-    def writeto(self, addr, buf, stop=True):
-        return len(buf)
-
-    def readfrom(self, addr, nbytes, stop=True):
-        return bytes(nbytes)
-
-    def readfrom_into(self, addr, buf, stop=True):
-        buf[:] = bytes(len(buf))
-
-    def writeto_mem(self, addr, memaddr, buf, *, addrsize=8):
-        pass
-
-    def readfrom_mem(self, addr, memaddr, nbytes, *, addrsize=8):
-        return bytes(nbytes)
-
-
-SoftI2C = I2C
-
-
-class SPI:
-    # Nothing on MISO: reads return zeros.
-    def __init__(self, id=0, *args, **kwargs):
-        pass
-
-    def init(self, *args, **kwargs):
-        pass
-
-    def deinit(self):
-        pass
-
-    def write(self, buf):
-        pass
-
-    def read(self, nbytes, write=0):
-        return bytes(nbytes)
-
-    def readinto(self, buf, write=0):
-        buf[:] = bytes(len(buf))
-
-    def write_readinto(self, write_buf, read_buf):
-        read_buf[:] = bytes(len(read_buf))
-
-
-SoftSPI = SPI
 
 
 class Timer:
