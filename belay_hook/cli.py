@@ -54,6 +54,9 @@ def main(argv: List[str] | None = None) -> int:
     )
     p.add_argument("file", type=Path)
     _board_options(p)
+    p.add_argument(
+        "--no-pins", action="store_true", help="emulator only: do not show pin changes on stderr"
+    )
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     p.set_defaults(func=cmd_run)
 
@@ -161,7 +164,8 @@ def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
     """The device to open for the command; an emulator runs until the command ends."""
     from belay_hook.rpc.connection import device_for
 
-    return device_for(args.port, flash_dir=args.flash, show_pins=args.command == "run")
+    show_pins = args.command == "run" and not args.no_pins
+    return device_for(args.port, flash_dir=args.flash, show_pins=show_pins)
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -216,8 +220,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     rest = list(args.args)
     # `run FILE --port P ARGS`: options may follow FILE; anything after `--` is the program's.
-    while rest and rest[0].partition("=")[0] in ("--port", "--flash"):
+    while rest and rest[0].partition("=")[0] in ("--port", "--flash", "--no-pins"):
         name, has_value, value = rest.pop(0).partition("=")
+        if name == "--no-pins":
+            args.no_pins = True
+            continue
         if not has_value:
             if not rest:
                 raise SystemExit(f"belay-hook run: {name} needs a value")
@@ -228,7 +235,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = args.file.resolve()
     if not path.is_file():
         raise SystemExit(f"belay-hook run: {args.file}: no such file")
-    # On the emulator, show the pins (_device does): there is no LED to look at otherwise.
+    # On the emulator, show the pins (_device does, unless --no-pins): there is no LED to
+    # look at otherwise.
     with _device(args) as device, _environ("BELAY_HOOK_PORT", device), install(device) as hook:
         spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

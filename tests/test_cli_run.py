@@ -26,6 +26,18 @@ def test_led_example_runs_on_the_emulator(micropython: str) -> None:
     assert "Pin(25) -> 1" in proc.stderr and "Pin(25) -> 0" in proc.stderr
 
 
+@pytest.mark.parametrize("where", ["before FILE", "after FILE"])
+def test_no_pins_keeps_the_pin_trace_off(micropython: str, where: str) -> None:
+    led = "examples/01_led/main.py"
+    args = ["--no-pins", led] if where == "before FILE" else [led, "--no-pins"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "belay_hook", "run", *args, "--port", "emulator", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("device: LED 1") == 1 and "Pin(" not in proc.stderr
+
+
 def test_run_passes_arguments_and_reports_board_errors(micropython: str, tmp_path: Path) -> None:
     prog = tmp_path / "prog.py"
     prog.write_text(
