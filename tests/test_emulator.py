@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -339,3 +340,24 @@ def test_shaped_link_is_slower(micropython: str) -> None:
         assert len(link.exec("print('x' * 8191)", timeout=30)) == 8192
         # 8 KiB at 11520 bytes/s takes 0.71 s; only a loose bound on a busy machine.
         assert time.monotonic() - start > 0.4
+
+
+# -- platforms ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "system, machine, expected",
+    [
+        ("Linux", "aarch64", "none for Linux aarch64"),
+        ("Darwin", "x86_64", "none for Darwin x86_64"),
+        ("Linux", "x86_64", "pip install 'belay_hook[emulator]'"),
+    ],
+)
+def test_no_vm_names_the_platform(monkeypatch, system: str, machine: str, expected: str) -> None:
+    import belay_hook.emulator as emulator_module
+
+    monkeypatch.setattr(emulator_module, "find_micropython", lambda: None)
+    monkeypatch.setattr(emulator_module.platform, "system", lambda: system)
+    monkeypatch.setattr(emulator_module.platform, "machine", lambda: machine)
+    with pytest.raises(RuntimeError, match=re.escape(expected)):
+        Emulator().start()

