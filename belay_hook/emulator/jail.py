@@ -5,7 +5,9 @@ by path, so that starting a VM imports no more than it needs). It loads the VM (
 ``micropython_run`` extension of the emulator extra), then restricts itself and every
 process it could start: nothing may be executed; files are readable only under the VM
 folder (the emulator's own board modules), readable and writable only under FLASH and
-STATE; signals reach only its own processes. Then it runs the VM in this process.
+STATE; signals and ptrace reach only its own processes; and (seccomp, x86_64) it can
+open no Unix-domain socket, which Landlock does not cover: a socket file such as
+docker.sock would be a way out. Then it runs the VM in this process.
 
 Landlock needs no privileges (Linux 5.13 or newer with it enabled). Without it the VM
 runs unrestricted and board code meets only the Python layer of the sandbox
@@ -23,6 +25,7 @@ _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # same on every Linu
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _REMOVE_DIR, _REMOVE_FILE, _MAKE_DIR, _MAKE_REG = 1 << 4, 1 << 5, 1 << 7, 1 << 8
 _EVERY_V1_RIGHT = (1 << 13) - 1  # ABI 1: execute, read, write, remove, make any file kind
@@ -35,6 +38,15 @@ _READ_WRITE = _READ | _WRITE_FILE | _REMOVE_DIR | _REMOVE_FILE | _MAKE_DIR | _MA
 class _RulesetAttr(ctypes.Structure):
     _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
                 ("scoped", ctypes.c_uint64)]  # fmt: skip
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]  # fmt: skip
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
 class _PathBeneath(ctypes.Structure):
@@ -103,6 +115,30 @@ def restrict(read: List[str], read_write: List[str]) -> bool:
     return True
 
 
+def forbid_unix_sockets() -> bool:
+    """Make ``socket(AF_UNIX, ...)`` fail with EACCES in this process and its children
+    (a seccomp filter, x86_64 Linux only); False (nothing done) elsewhere."""
+    if not sys.platform.startswith("linux") or os.uname().machine != "x86_64":
+        return False
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    allow, deny, kill = 0x7FFF0000, 0x00050000 | 13, 0x80000000  # EACCES
+    program = [  # (code, jump if true, jump if false, k)
+        (ld, 0, 0, 4), (jeq, 1, 0, 0xC000003E), (ret, 0, 0, kill),  # another ABI: kill
+        (ld, 0, 0, 0), (0x35, 0, 1, 0x40000000), (ret, 0, 0, deny),  # JGE: x32 calls
+        (jeq, 0, 3, 41),  # socket()
+        (ld, 0, 0, 16), (jeq, 0, 1, 1), (ret, 0, 0, deny),  # its family is AF_UNIX
+        (ret, 0, 0, allow),
+    ]  # fmt: skip
+    filters = (_SockFilter * len(program))(*program)
+    fprog = _SockFprog(len(program), filters)
+    libc = _libc()
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) or libc.prctl(
+        _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0
+    ):
+        raise OSError(ctypes.get_errno(), "seccomp filter failed")
+    return True
+
+
 def main(argv: List[str]) -> int:
     """FLASH STATE VMFOLDER -- micropython ARGS: run the VM restricted (module docstring)."""
     flash, state, vm_folder, dash, *vm_argv = argv
@@ -110,7 +146,8 @@ def main(argv: List[str]) -> int:
         raise SystemExit("usage: jail.py FLASH STATE VMFOLDER -- micropython ARGS...")
     from micropython_run import run_main  # loaded before its library files go out of reach
 
-    restrict([vm_folder], [flash, state])
+    if restrict([vm_folder], [flash, state]):
+        forbid_unix_sockets()
     return run_main(vm_argv)
 
 
