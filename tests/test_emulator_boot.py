@@ -61,6 +61,37 @@ def test_soft_reboot_in_raw_repl_runs_boot_only(emulator: Emulator, port) -> Non
     assert log(emulator) == ["boot"]
 
 
+@pytest.mark.parametrize(
+    "ending, then",
+    [
+        ("sys.exit()", b"MPY: soft reboot\r\nMPY: soft reboot\r\n" + RAW_PROMPT),  # raw again
+        ("machine.reset()", BANNER_END),  # a hard reset: the friendly REPL, as after power-up
+    ],
+)
+def test_raw_soft_reboot_with_a_boot_py_that_resets(emulator: Emulator, port, ending, then) -> None:
+    once = f"import os, sys, machine\nif len(open('log').read()) < 10:\n    {ending}\n"
+    write(emulator, "boot.py", LOG_BOOT + once)
+    port.write(b"\x01")
+    port.read_until(RAW_PROMPT)
+    port.write(b"\x04")
+    out = port.read_until(then)
+    assert out.startswith(b"OK\r\nMPY: soft reboot\r\n") and out.endswith(then), out
+    assert log(emulator) == ["boot", "boot"]
+
+
+def test_raw_soft_reboot_interrupts_a_boot_py_that_runs_on(emulator: Emulator, port) -> None:
+    write(emulator, "boot.py", "print('looping')\nwhile True:\n    pass\n")
+    port.write(b"\x01")
+    port.read_until(RAW_PROMPT)
+    port.write(b"\x04")
+    assert port.read_until(b"looping\n").endswith(b"MPY: soft reboot\r\nlooping\n")
+    port.write(b"\x03")
+    out = port.read_until(RAW_PROMPT)
+    assert b"KeyboardInterrupt" in out and out.endswith(b"\n" + RAW_PROMPT)
+    port.write(b"print(6 * 7)\x04")
+    assert port.read_until(b"\x04>") == b"OK42\n\x04\x04>"
+
+
 def test_link_interrupts_a_running_main_on_connect(emulator: Emulator, port) -> None:
     write(
         emulator, "main.py", "import time\nprint('running')\nwhile True:\n    time.sleep_ms(10)\n"

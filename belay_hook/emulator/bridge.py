@@ -62,13 +62,12 @@ from typing import Any, Dict, List
 from belay_hook.emulator import circuitpython, jail, startup
 from belay_hook.emulator.circuitpython import READY
 from belay_hook.emulator.faults import FaultStream, Segment
+from belay_hook.emulator.startup import PROMPT, RAW_BANNER
 from belay_hook.emulator.vmproc import VM, BootError, Line
 
 BUFFER = 1024
 HARD_RESET_EXIT = 99  # mcu/emulator/machine.py: machine.reset() exits with it
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
-RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
-PROMPT = b">>> "
 _RAW_MARK = b"raw REPL; CTRL-B to exit"
 _FRIENDLY_MARK = b"for more information."  # end of the banner the friendly REPL prints
 # The unix VM's banner line "MicroPython <hash> on <date>; linux [GCC ...] version"
@@ -130,16 +129,14 @@ class Bridge:
         mode = "repl" if cp and how == "raw" else how
         vm = self._vm = VM(self._command + [self._flavour, mode], self._vm_folder)
         self._raw = how == "raw"
-        if self._raw:
-            data = b"" if cp else vm.read_until(startup.REPL, BOOT_TIMEOUT)
-            self._from_vm(data[data.find(READY) + len(READY) : data.find(startup.REPL)])
-            vm.read_until(PROMPT, BOOT_TIMEOUT, data[data.find(startup.REPL) :])
+        if self._raw and cp:  # CircuitPython's raw REPL runs no file: wait for it
+            vm.read_until(PROMPT, BOOT_TIMEOUT)
             os.write(vm.master, b"\x01")
             vm.read_until(RAW_BANNER, BOOT_TIMEOUT)
             self._from_vm(RAW_BANNER)
-        else:
+        else:  # files may run on: pass their output from here on (see `startup`)
             data = vm.read_until(READY, BOOT_TIMEOUT)
-            self._output.started(show_banner)
+            self._output.started(show_banner, raw=self._raw)
             self._from_vm(data[data.find(READY) + len(READY) :])
 
     def _rewrite_banner(self, banner: bytes) -> bytes:
@@ -270,9 +267,14 @@ class Bridge:
     def run(self, control: int) -> None:
         """Serve until `control` (the host's pipe) reaches EOF."""
         while True:
+            if self._cp is None and self._output.wants_raw:  # a raw soft reboot's REPL
+                self._output.wants_raw = False
+                os.write(self._vm.master, b"\x01")
             asked = self._output.asked  # by board code, from a file it runs at boot
-            if asked:
-                self._replace_vm(asked, self._soft_reboot_line if asked == "soft" else b"")
+            if asked == "soft":  # in the REPL mode the board was in, as firmware
+                self._replace_vm("raw" if self._raw else "soft", self._soft_reboot_line)
+            elif asked:
+                self._replace_vm(asked, b"")
             stuck = {self._to_vm: self._flush_to_vm(), self._to_host: self._flush_to_host()}
             vm = self._vm  # (flushing may have replaced it)
             # Nothing says when the VM reads or the host drains: poll, backing off.

@@ -100,9 +100,10 @@ class Output:
         self._state = "pass"  # or "supervisor", "banner", "reload"
         self._held = b""
 
-    def started(self, show_banner: bool = True) -> None:
+    def started(self, show_banner: bool = True, raw: bool = False) -> None:
         """The VM has just printed `READY`: its supervisor output follows (which the
-        host sees even after power-up: CircuitPython boards keep their port)."""
+        host sees even after power-up: CircuitPython boards keep their port; its raw
+        REPL runs no supervisor)."""
         self._state = "supervisor"
         self._held = b""
 

@@ -20,6 +20,7 @@ from belay_hook.emulator.circuitpython import RELOAD, REPL, partial_tail
 
 RESET = b"\x1b_belay:reset\x1b\\"
 PROMPT = b">>> "
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 _ASKED = {RELOAD: "soft", RESET: "power"}
 
 
@@ -27,28 +28,36 @@ class Output:
     """Turns the VM's output from `READY` on into firmware's: passes everything up to
     the `REPL` mark, then holds the banner until the prompt and rewrites it (or drops
     it, `show_banner` False: nobody has the port open yet after power-up); after a
-    `RELOAD` or `RESET` mark, nothing. Otherwise bytes pass untouched and unheld."""
+    `RELOAD` or `RESET` mark, nothing. After a soft reboot in the raw REPL the banner is
+    dropped, `wants_raw` asks the bridge for a Ctrl-A, and only the raw REPL's banner
+    follows, as on firmware. Otherwise bytes pass untouched and unheld."""
 
     def __init__(self, banner: Callable[[bytes], bytes]) -> None:
         self._banner = banner
-        self._state = "pass"  # or "boot", "banner", "soft", "power"
+        self._state = "pass"  # or "boot", "banner", "soft", "power", "raw"
         self._held = b""
         self._show_banner = True
+        self._then_raw = False
+        self.wants_raw = False  # the bridge is to send the VM a Ctrl-A (and clear this)
 
-    def started(self, show_banner: bool = True) -> None:
-        """The VM has just printed `READY`: boot.py and main.py output follows."""
+    def started(self, show_banner: bool = True, raw: bool = False) -> None:
+        """The VM has just printed `READY`: boot.py (and main.py) output follows, then
+        its friendly REPL, or the raw one if `raw`."""
         self._state = "boot"
         self._held = b""
-        self._show_banner = show_banner
+        self._show_banner = show_banner and not raw
+        self._then_raw = raw
 
     def expect_banner(self) -> None:
         """The friendly REPL is about to print its banner (Ctrl-B at the raw prompt)."""
         self._state = "banner"
         self._show_banner = True
+        self._then_raw = False
 
     @property
     def asked(self) -> str | None:
-        """ "soft" or "power" once board code asked for that reset (the bridge does it)."""
+        """Either "soft" or "power" once board code asked for that reset (the bridge
+        does it)."""
         return self._state if self._state in ("soft", "power") else None
 
     def feed(self, data: bytes) -> bytes:
@@ -60,6 +69,13 @@ class Output:
         data = self._held + data
         self._held = b""
         out = b""
+        if self._state == "raw":
+            end = data.find(RAW_BANNER)
+            if end < 0:
+                self._held = data
+                return b""
+            self._state = "pass"
+            return data[end:]
         if self._state == "boot":
             marks = [(data.find(mark), mark) for mark in (REPL, RELOAD, RESET)]
             found = [(at, mark) for at, mark in marks if at >= 0]
@@ -76,8 +92,11 @@ class Output:
         if end < 0:
             self._held = data
             return out
-        self._state = "pass"
         banner, rest = data[: end + len(PROMPT)], data[end + len(PROMPT) :]
+        if self._then_raw:
+            self._state, self.wants_raw = "raw", True
+            return out + self.feed(rest)
+        self._state = "pass"
         return out + (self._banner(banner) if self._show_banner else b"") + rest
 
     def flush(self) -> bytes:
