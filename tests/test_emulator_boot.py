@@ -130,14 +130,6 @@ def test_reset_from_main_resets_the_board(emulator: Emulator, port, call, betwee
     assert log(emulator) == ["main", "main"]
 
 
-def test_ctrl_b_banner_is_the_firmware_one(emulator: Emulator, port) -> None:
-    port.write(b"\x01")
-    port.read_until(RAW_PROMPT)
-    port.write(b"\x02")
-    banner = port.read_until(BANNER_END)
-    assert banner.startswith(b"\r\nMicroPython v") and b"; belay_hook emulator with " in banner
-
-
 def test_power_up_with_a_running_main(micropython: str, tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("while True:\n    pass\n")
     with Emulator(tmp_path) as emu, Link(emu.port, timeout=10) as link:

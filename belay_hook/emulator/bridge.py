@@ -229,8 +229,6 @@ class Bridge:
                 os.kill(vm.proc.pid, signal.SIGINT)
                 self._to_vm.consume(1)
                 continue
-            if self._cp is None and data == b"\x02" and self._switches_repl(data):
-                self._output.expect_banner()  # the friendly REPL's, to rewrite
             if self._cp is not None and self._cp.at_repl and self._switches_repl(data):
                 # CircuitPython starts a VM per REPL mode
                 self._to_vm.consume(1)

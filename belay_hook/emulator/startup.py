@@ -4,7 +4,9 @@ After power-up, a hard reset or a soft reboot to the friendly REPL the board run
 flash's ``boot.py`` and ``main.py`` (after a soft reboot in the raw REPL, ``boot.py``
 only), printing their output and tracebacks, then its REPL's banner, which the bridge
 rewrites as firmware prints it (``MicroPython v1.29.0 on <date>; <board> with <chip>``).
-A Ctrl-C interrupts a running file, as mpremote and Belay send on connecting.
+A Ctrl-C interrupts a running file, as mpremote and Belay send on connecting. (The
+banner after Ctrl-B in the raw REPL stays the VM's own: telling that Ctrl-B from a byte
+of a running program's input is guesswork, and a wrong guess would hold its output.)
 
 The board side is mcu/emulator/startup.py. Its marks in the output (`READY`, `REPL`,
 `RELOAD`, `RESET`, the bridge drops them) say where its output starts, where the banner
@@ -47,12 +49,6 @@ class Output:
         self._held = b""
         self._show_banner = show_banner and not raw
         self._then_raw = raw
-
-    def expect_banner(self) -> None:
-        """The friendly REPL is about to print its banner (Ctrl-B at the raw prompt)."""
-        self._state = "banner"
-        self._show_banner = True
-        self._then_raw = False
 
     @property
     def asked(self) -> str | None:

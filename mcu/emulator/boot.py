@@ -17,7 +17,7 @@ def _boot(flash, state, flavour, mode):
     import sandbox
     import startup
 
-    for name in ("flash", "sandbox", "startup", "buses"):
+    for name in ("flash", "sandbox", "startup"):
         del sys.modules[name]  # a board has none of them
     machine._attach(state)
     circuitpython = flavour == "circuitpython"
@@ -39,5 +39,6 @@ def _boot(flash, state, flavour, mode):
 
 _start = _boot(*sys.argv[1:])
 del _boot, os, sys, __file__
+__import__("gc").collect()  # booting's garbage, scattered over the heap, goes first
 _start(globals())  # board code runs in the REPL's globals, as on firmware
 del _start

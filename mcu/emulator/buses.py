@@ -16,10 +16,10 @@ _pending = b""
 _devices = {}  # (kind, bus, id) -> [registers dict, pointer, read bit, phase]
 
 
-def attach(state):
-    # Called at boot, before flash is mounted; only closures keep the file.
+def attach(log):
+    # `log`: the open log file (machine.py loads this module on first use, with it);
+    # only closures keep it.
     global _append, _read_new
-    log = open(state + "/buses", "a+b")
     log.seek(0)
 
     def _append(line):

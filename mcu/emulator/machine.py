@@ -1,5 +1,6 @@
 # Virtual `machine` module of the belay_hook emulator (runs on the MicroPython unix VM);
-# its I2C and SPI buses are in buses.py.
+# its I2C and SPI buses are in buses.py, loaded on first use: the VM's heap is the
+# board's, and most programs use no bus.
 #
 # Output pin changes are appended to the emulator's `pins` file and input levels come
 # from its `inputs` file, both in a state folder outside flash: boot.py has this module
@@ -10,22 +11,26 @@ import sys
 import time
 import _thread
 import micropython
-import buses as _buses
-from buses import I2C, SPI, SoftI2C, SoftSPI  # noqa: F401 (board code imports them here)
 
 _HARD_RESET = 99  # exit status the emulator's bridge reads as a hard reset
 _ALIASES = {"LED": 25}  # as on a Raspberry Pi Pico
 _emit = None  # writes a line to the pins file
 _read_inputs = None  # what the host appended to the inputs file since last time
+_load_buses = None  # buses.py's names, its log attached
+_buses = None
 _pending = b""
 _levels = {}
 _freq = 125_000_000
 
 
 def _attach(state):
-    global _emit, _read_inputs
+    global _emit, _read_inputs, _load_buses
+    import os
+
     events = open(state + "/pins", "a")
     inputs = open(state + "/inputs", "rb")
+    host = os.VfsPosix()  # for buses.py and its log, after flash is mounted as /
+    folder = host.getcwd()
 
     def _emit(line):
         events.write(line)
@@ -33,7 +38,24 @@ def _attach(state):
     def _read_inputs():
         return inputs.read()
 
-    _buses.attach(state)
+    def _load_buses():
+        with host.open(folder + "/buses.py", "r") as source:
+            code = compile(source.read(), "buses.py", "exec")
+        names = {"__name__": "buses"}
+        exec(code, names)
+        names["attach"](host.open(state + "/buses", "a+b"))
+        return names
+
+
+def __getattr__(name):
+    # I2C, SPI, SoftI2C and SoftSPI: buses.py, loaded on first use.
+    global _buses
+    if name not in ("I2C", "SPI", "SoftI2C", "SoftSPI"):
+        raise AttributeError(name)
+    if _buses is None:
+        _buses = _load_buses()
+    globals()[name] = _buses[name]
+    return _buses[name]
 
 
 _read_lock = _thread.allocate_lock()  # the irq watcher thread reads inputs too
@@ -111,7 +133,8 @@ class Pin:
         if pin[0] != Pin.IN and pin[3] != pin[2]:
             pin[3] = pin[2]
             _emit("%s %d %d\n" % (self._id, pin[2], time.time_ns()))
-            _buses.chip_select(self._id)
+            if _buses is not None:
+                _buses["chip_select"](self._id)
 
     def value(self, v=None):
         pin = self._pin
