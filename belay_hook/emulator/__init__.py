@@ -119,7 +119,9 @@ class Emulator:
     (mcu/emulator/sandbox.py); on Linux with Landlock its VM process also can execute
     nothing and open no file outside flash (`belay_hook.emulator.jail`).
     Pin interrupts are not raised, and scheduled callbacks (``Timer``) run between
-    bytecodes only, not during one long ``time.sleep``.
+    bytecodes only, not during one long ``time.sleep``. Still unlike firmware: board
+    output ends lines with ``\\n`` (firmware: ``\\r\\n``), and the banner after Ctrl-B
+    in the raw REPL is the VM's own (``linux [GCC ...] version``).
 
     ``flavour="circuitpython"`` makes the same VM speak CircuitPython 9's conventions
     (`belay_hook.emulator.circuitpython` lists them): its banner; code.py run after

@@ -11,7 +11,8 @@ docker.sock would be a way out. Then it runs the VM in this process.
 
 Landlock needs no privileges (Linux 5.13 or newer with it enabled). Without it the VM
 runs unrestricted and board code meets only the Python layer of the sandbox
-(mcu/emulator/sandbox.py); `available` says which.
+(mcu/emulator/sandbox.py); `available` says which. Where the kernel refuses all the same
+(a container's seccomp policy, say), the VM runs and STATE/jail-error says why.
 """
 
 from __future__ import annotations
@@ -146,8 +147,12 @@ def main(argv: List[str]) -> int:
         raise SystemExit("usage: jail.py FLASH STATE VMFOLDER -- micropython ARGS...")
     from micropython_run import run_main  # loaded before its library files go out of reach
 
-    if restrict([vm_folder], [flash, state]):
-        forbid_unix_sockets()
+    try:
+        if restrict([vm_folder], [flash, state]):
+            forbid_unix_sockets()
+    except OSError as exc:  # e.g. a container's seccomp policy: the Python layer still
+        with open(os.path.join(state, "jail-error"), "w") as note:  # holds; say why
+            note.write(f"{exc}\n")
     return run_main(vm_argv)
 
 
