@@ -114,7 +114,8 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             stubs.attach(module.__name__, board)
             self.modules.append(module.__name__)
         code = compile(result.host_source, path, "exec", dont_inherit=True)
-        exec(code, module.__dict__)
+        with stubs.board_only_modules(result.board_imports, path):
+            exec(code, module.__dict__)
 
     # ----------------------------------------------------------- the board
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
-from typing import Any, Callable, Dict, Protocol
+import sys
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, Mapping, Protocol
 
 from belay_hook.errors import NoBoardError
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
@@ -160,3 +163,76 @@ def _board_class(module: str, name: str, sig: inspect.Signature, construct: Call
         },
     )
     return cls
+
+
+class BoardOnly:
+    """A name imported for board code from a module the host cannot import.
+
+    The host module still runs its import line; the name it binds is this, and
+    any use of it on the host says why instead of quietly being something else.
+    """
+
+    def __init__(self, name: str, where: str):
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_where", where)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        module = self._name.split(".")[0]
+        raise ModuleNotFoundError(
+            f"{self._name} exists only on the board: module {module!r} cannot be imported "
+            f"on the host ({self._where} imports it for the board code); use it in board "
+            "code, or install a host version of it",
+            name=module,
+        )
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return self._fail()
+
+    __call__ = __iter__ = __getitem__ = __bool__ = __setattr__ = _fail
+
+    def __repr__(self) -> str:
+        return f"<board-only {self._name}>"
+
+
+class _BoardOnlyModule(ModuleType):
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        return BoardOnly(f"{self.__name__}.{attr}", self.__where__)
+
+
+@contextmanager
+def board_only_modules(names: Mapping[str, int], path: str) -> Iterator[None]:
+    """While a host module runs: the modules its board code imports that the host
+    cannot import are stand-ins (:class:`BoardOnly`), and leave ``sys.modules`` after."""
+    made: Dict[str, ModuleType] = {}
+    for name, line in names.items():
+        if name in sys.modules or not _missing(name):
+            continue
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if prefix in sys.modules:
+                continue
+            module = made[prefix] = sys.modules[prefix] = _BoardOnlyModule(prefix)
+            module.__where__ = f"{path}:{line}"  # type: ignore[attr-defined]
+            module.__path__ = []  # a package, so that 'import a.b' finds a.b here
+            if i > 1:
+                setattr(sys.modules[".".join(parts[: i - 1])], parts[i - 1], module)
+    try:
+        yield
+    finally:
+        for name, module in made.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+def _missing(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):
+        return True

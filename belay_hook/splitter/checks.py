@@ -24,8 +24,8 @@ def check_split(source: str, filename: str = "<string>") -> Split:
     Lines keep their numbers on both sides; unmarked lines reach the host byte
     for byte, and so do ``both`` statements; each marked statement stands in the
     MCU source at its own lines, and so does each statement brought in for the
-    board code (a literal assignment or an undecorated def, every statement
-    binding a brought-in name); all other MCU lines are blank. The host still
+    board code (a literal assignment, an absolute import or an undecorated def,
+    every statement binding a brought-in name); all other MCU lines are blank. The host still
     compiles, exports name what the marked statements bind, each stub takes the
     parameters its function does and carries the marker's options, and each
     unresolved name stands on the line given for it. A bad marker or a syntax
@@ -116,7 +116,7 @@ def _brought_in(
     result: Split, starting: Dict[int, List[ast.stmt]], marked: Set[int]
 ) -> List[List[ast.stmt]]:
     """Every unmarked statement binding a brought-in name, each checked to be one
-    that may go: a literal assignment or an undecorated def."""
+    that may go: a literal assignment, an absolute import or an undecorated def."""
     groups = []
     for first, group in starting.items():
         if first in marked:
@@ -126,7 +126,14 @@ def _brought_in(
             continue
         for stmt in group:
             plain_def = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
-            assert (plain_def and not stmt.decorator_list) or _literal_assignment(stmt), (
+            absolute_import = isinstance(stmt, ast.Import) or (
+                isinstance(stmt, ast.ImportFrom) and not stmt.level
+            )
+            assert (
+                (plain_def and not stmt.decorator_list)
+                or _literal_assignment(stmt)
+                or absolute_import
+            ), (
                 f"line {first}: {ast.dump(stmt)[:80]} was brought in"
             )
         groups.append(group)

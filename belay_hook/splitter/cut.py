@@ -97,7 +97,14 @@ def _split(source: str, filename: str, markers: List[Marker]) -> Split:
             mcu[i - 1] = lines[i - 1].rstrip("\r\n") + "\n"
     host_source, mcu_source = "".join(host), "".join(mcu)
     return Split(
-        filename, source, host_source, mcu_source, details, found.brought_in, found.unresolved
+        filename,
+        source,
+        host_source,
+        mcu_source,
+        details,
+        found.brought_in,
+        found.unresolved,
+        found.imports,
     )
 
 

@@ -1,11 +1,13 @@
 """What the board code needs from the rest of its module, and whether that may follow it.
 
-Board functions read module constants and call small helpers nobody marked. A
-literal constant, or an undecorated helper whose own needs can all be met, is
-copied into the board part at its own lines (the host keeps it too). Anything
-else the board code reads from the host's module level (an import, a computed
-value, a class) is a MarkerError that names the chain, raised now because on
-the board it would be a NameError at some later call. Names found nowhere are
+Board functions read module constants, call small helpers nobody marked and use
+modules imported at the top of the file. A literal constant, an absolute import,
+or an undecorated helper whose own needs can all be met, is copied into the board
+part at its own lines (the host keeps it too; an import the board lacks is an
+ImportError at its line when the bundle loads). Anything else the board code
+reads from the host's module level (a computed value, a class, a relative
+import) is a MarkerError that names the chain, raised now because on the board
+it would be a NameError at some later call. Names found nowhere are
 only recorded: they may be the board's own builtins, which only the runtime
 can ask the board about.
 """
@@ -54,6 +56,7 @@ class Dependencies:
     brought_in: Dict[str, int] = field(default_factory=dict)  # name -> its statement's line
     unresolved: Dict[str, int] = field(default_factory=dict)  # name -> first line using it
     lines: Tuple[Tuple[int, int], ...] = ()  # first..last line of each statement to copy
+    imports: Dict[str, int] = field(default_factory=dict)  # module copied imports import -> line
 
 
 # --------------------------------------------------------------- resolving
@@ -102,6 +105,7 @@ class _Resolver:
         self.brought_in: Dict[str, int] = {}
         self.unresolved: Dict[str, int] = {}
         self.copy: Set[Tuple[int, int]] = set()
+        self.imports: Dict[str, int] = {}
 
     def _binds(self, stmt: ast.stmt, group: _Group) -> Set[str]:
         """Module-level names ``stmt`` binds; a def's body is read only if it may say
@@ -120,6 +124,8 @@ class _Resolver:
         if name in own or name in self.board:
             return None
         if name in self.host:
+            if name in MICROPYTHON_BUILTINS and self._imported(name):
+                return None  # 'from rich import print' on the host: the board's print serves
             failure = self._need(name)
             if failure is None:
                 self.brought_in.setdefault(name, self.host[name][0].first)
@@ -129,6 +135,11 @@ class _Resolver:
         if name not in MICROPYTHON_BUILTINS and not self.star:
             self.unresolved.setdefault(name, line)
         return None
+
+    def _imported(self, name: str) -> bool:
+        return all(
+            isinstance(s, (ast.Import, ast.ImportFrom)) for g in self.host[name] for s in g.stmts
+        )
 
     def _need(self, name: str) -> _Failure | None:
         if name in self.done:  # a helper being checked counts as fine: recursion
@@ -147,7 +158,11 @@ class _Resolver:
         groups = self.host[name]
         for group in groups:
             stmt = group.stmts[0]
-            if all(_constant(s) for s in group.stmts):
+            if all(_constant(s) or _absolute_import(s) for s in group.stmts):
+                for s in group.stmts:
+                    if _absolute_import(s):
+                        for module in _imported_modules(s):
+                            self.imports.setdefault(module, s.lineno)
                 continue
             if (
                 isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -178,6 +193,20 @@ def _constant(stmt: ast.stmt) -> bool:
     else:
         return False
     return all(_plain_target(t) for t in targets) and _literal(stmt.value)  # type: ignore[arg-type]
+
+
+def _absolute_import(stmt: ast.stmt) -> bool:
+    """``import m``, ``from m import x``: the board runs it the same; a relative or
+    future import means nothing there."""
+    if isinstance(stmt, ast.Import):
+        return True
+    return isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module != "__future__"
+
+
+def _imported_modules(stmt: ast.stmt) -> List[str]:
+    if isinstance(stmt, ast.Import):
+        return [alias.name for alias in stmt.names]
+    return [stmt.module or ""]  # type: ignore[attr-defined]
 
 
 def _plain_target(node: ast.expr) -> bool:
@@ -253,4 +282,9 @@ def resolve(
             phrases, advice = failure
             message = f"{who} uses " + ", which uses ".join(phrases) + advice
             raise MarkerError(message, filename, line, lines[line - 1])
-    return Dependencies(resolver.brought_in, resolver.unresolved, tuple(sorted(resolver.copy)))
+    return Dependencies(
+        resolver.brought_in,
+        resolver.unresolved,
+        tuple(sorted(resolver.copy)),
+        resolver.imports,
+    )

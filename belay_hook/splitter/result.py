@@ -49,6 +49,8 @@ class Split:
     brought_in: Mapping[str, int] = field(default_factory=dict)
     # names the board code reads that neither side defines -> first line using them
     unresolved: Mapping[str, int] = field(default_factory=dict)
+    # module an import brought in for the board code imports -> its line (the host imports it too)
+    board_imports: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def exports(self) -> Dict[str, str]:
@@ -92,6 +94,7 @@ class Split:
             },
             "brought_in": dict(self.brought_in),
             "unresolved": dict(self.unresolved),
+            "board_imports": dict(self.board_imports),
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class Split:
             details,
             dict(data["brought_in"]),
             dict(data["unresolved"]),
+            dict(data["board_imports"]),
         )
 
 

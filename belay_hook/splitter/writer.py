@@ -282,8 +282,19 @@ class Writer:
         return header + _indent(body, self.unit), name
 
     def dependency(self) -> Tuple[List[str], str, str]:
-        """An unmarked literal constant, or a plain def using an earlier one (so the
-        board code may need a chain): lines, kind, name."""
+        """An unmarked literal constant, an import of a module both sides have, or a
+        plain def using an earlier one (so the board code may need a chain): lines,
+        kind, name."""
+        if not self.draw(st.integers(0, 3)):
+            name = self.name("mod")
+            self.deps[name] = ()
+            shapes = [
+                [f"import struct as {name}"],
+                [f"from time import sleep as {name}"],
+                [f"import sys as {name}, time"],
+                ["from time import (", self.unit + f"sleep as {name},", ")"],
+            ]
+            return self.draw(st.sampled_from(shapes)), "import", name
         if self.deps and self.maybe():
             name, used = self.name("helper"), self.draw(st.sampled_from(sorted(self.deps)))
             self.deps[name] = (used,)
