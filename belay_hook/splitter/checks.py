@@ -133,9 +133,7 @@ def _brought_in(
                 (plain_def and not stmt.decorator_list)
                 or _literal_assignment(stmt)
                 or absolute_import
-            ), (
-                f"line {first}: {ast.dump(stmt)[:80]} was brought in"
-            )
+            ), f"line {first}: {ast.dump(stmt)[:80]} was brought in"
         groups.append(group)
     for name, line in result.brought_in.items():
         assert name in _binds(starting[line], Marker(0)), f"{name!r} is not bound at line {line}"
