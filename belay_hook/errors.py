@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import os
+from typing import Dict, Tuple
 
 
 class BelayHookError(Exception):
@@ -75,25 +76,80 @@ _PASSTHROUGH = {
     and name not in {"BaseException", "SystemExit", "GeneratorExit", "BaseExceptionGroup"}
 }
 
+# Exception classes marked '#@mcu' by name (None: two modules mark the same name).
+_marked: Dict[str, type | None] = {}
+# Host classes made for the board's other exception classes, by their chain of names.
+_made: Dict[Tuple[str, ...], type] = {}
+
+
+def register_exception(cls: type) -> None:
+    """Make board exceptions of class ``cls.__name__`` arrive as ``cls`` (a marked class)."""
+    known = _marked.get(cls.__name__, cls)
+    _marked[cls.__name__] = cls if known is None or _same(known, cls) else None
+
+
+def _same(a: type, b: type) -> bool:
+    """The same class, or the same module's class made again (a module imported anew)."""
+    return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
 
 def board_exception(
     type_name: str, args: tuple = (), board_traceback: str = "", errno: int | None = None
 ) -> BaseException:
-    """The host exception for one raised on the board: same builtin type, else McuError."""
-    cls = getattr(builtins, type_name, None) if type_name in _PASSTHROUGH else None
-    if cls is None:
+    """The host exception for one raised on the board.
+
+    ``type_name`` is the board class's name, then for a class of the board's own
+    the names of its first bases up to a builtin ("TooHot SensorError ValueError").
+    A builtin arrives as itself; a class marked ``#@mcu`` as that host class; any
+    other as a host class of the same name derived from the nearest of those two
+    and from :class:`McuError`; with nothing of the kind, as McuError.
+    """
+    chain = type_name.split()
+    name = chain[0] if chain else "Exception"
+    base = None
+    for i, link in enumerate(chain):
+        base = _marked.get(link) or (
+            getattr(builtins, link, None) if link in _PASSTHROUGH else None
+        )
+        if base is not None:
+            if i:  # a class of the board's own above the one found
+                base = _subclass(tuple(chain[: i + 1]), base)
+            break
+    if base is None:
         message = str(args[0]) if len(args) == 1 else (", ".join(map(str, args)))
-        exc: BaseException = McuError(type_name, message, board_traceback)
+        exc: BaseException = McuError(name, message, board_traceback)
     else:
-        try:
-            exc = cls(*args)
-        except TypeError:  # e.g. UnicodeError subclasses with fixed constructors
-            exc = cls(*(str(a) for a in args[:1]))
-        if errno is not None and isinstance(exc, OSError) and exc.errno is None:
-            # MicroPython raises OSError(ENOENT) with the number alone; CPython wants
-            # (errno, strerror) to fill in .errno.
-            exc = cls(errno, os.strerror(errno))
+        exc = _instance(base, args, errno)
     exc.board_traceback = board_traceback  # type: ignore[attr-defined]
+    return exc
+
+
+def _subclass(chain: Tuple[str, ...], base: type) -> type:
+    """The host class for board class ``chain[0]``, derived from ``base`` and McuError."""
+    if chain not in _made or not issubclass(_made[chain], base):
+
+        def __init__(self: McuError, *args: object) -> None:
+            base.__init__(self, *args)  # type: ignore[misc]
+            self.type_name = chain[0]
+            self.message = str(args[0]) if len(args) == 1 else ", ".join(map(str, args))
+
+        _made[chain] = type(
+            chain[0],
+            (base, McuError),
+            {"__init__": __init__, "__module__": "board"},
+        )
+    return _made[chain]
+
+
+def _instance(cls: type, args: tuple, errno: int | None) -> BaseException:
+    try:
+        exc = cls(*args)
+    except TypeError:  # e.g. UnicodeError subclasses with fixed constructors
+        exc = cls(*(str(a) for a in args[:1]))
+    if errno is not None and isinstance(exc, OSError) and exc.errno is None:
+        # MicroPython raises OSError(ENOENT) with the number alone; CPython wants
+        # (errno, strerror) to fill in .errno.
+        exc = cls(errno, os.strerror(errno))
     return exc
 
 

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Sequence
 
 from belay_hook import bundle
 from belay_hook.board import ports
+from belay_hook.errors import register_exception
 from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
@@ -116,6 +117,10 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         code = compile(result.host_source, path, "exec", dont_inherit=True)
         with stubs.board_only_modules(result.board_imports, path):
             exec(code, module.__dict__)
+        for name, export in result.details.items():  # '#@mcu both' exception classes
+            value = module.__dict__.get(name)
+            if export.kind == "both" and _exception_class(value):
+                register_exception(value)
 
     # ----------------------------------------------------------- the board
 
@@ -185,6 +190,10 @@ def install(
     ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """
     return BelayHook(port, boards, **options).install()
+
+
+def _exception_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
 
 
 _BOARD_SETTING = re.compile(r"""^__board__\s*=\s*(['"])([^'"\r\n]+)\1""", re.M)

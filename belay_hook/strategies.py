@@ -130,8 +130,8 @@ def _statement(w: Writer, marked: bool, board: bool, more: Sequence[str] = ()) -
         lines, kind, name = w.function(0, board=marked and board)
         return lines, kind, name, ((name, kind),)
     if kind == "class":
-        lines, name = w.klass(board=marked and board)
-        return lines, "class", name, ((name, "class"),)
+        lines, name, kind = w.klass(board=marked and board)
+        return lines, kind, name, ((name, kind),)
     if kind == "import":
         lines, names = w.imports()
         return lines, "import", None, tuple((n, "import") for n in names)

@@ -314,16 +314,20 @@ sys.modules["belay_hook"] = _Api
 
 
 def _error(rid, e):
+    import builtins
     import io
 
     s = io.StringIO()
     sys.print_exception(e, s)
     args = [a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a) for a in e.args]
-    _send(
-        _KIND_ERROR,
-        rid,
-        (type(e).__name__, args, e.errno if isinstance(e, OSError) else None, s.getvalue()),
-    )
+    # A class of the board's own goes with its first bases up to a builtin, space
+    # separated ("SensorError ValueError"): the host rebuilds the same hierarchy.
+    t = type(e)
+    n = t.__name__
+    while getattr(builtins, t.__name__, None) is not t and getattr(t, "__bases__", ()):
+        t = t.__bases__[0]
+        n += " " + t.__name__
+    _send(_KIND_ERROR, rid, (n, args, e.errno if isinstance(e, OSError) else None, s.getvalue()))
 
 
 def _run(f, a, k):

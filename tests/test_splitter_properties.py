@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from belay_hook import bundle
 from belay_hook.rpc import stubs
-from belay_hook.splitter.cut import CALLABLE_KINDS, split
+from belay_hook.splitter.cut import STUB_KINDS, split
 from belay_hook.splitter.markers import line_ending, source_lines
 from belay_hook.strategies import BOARD_NAMES, GeneratedModule, check_split, modules
 
@@ -51,7 +51,7 @@ def test_lines_stay_where_the_generator_put_them(module: GeneratedModule) -> Non
             line, h, b = lines[n - 1], host[n - 1], mcu[n - 1]
             if not stmt.marked or stmt.kind == "both":
                 assert h == line, f"host line {n}"
-            elif n == stmt.first_line and stmt.kind in CALLABLE_KINDS:
+            elif n == stmt.first_line and stmt.kind in STUB_KINDS:
                 assert h.startswith(f"{stmt.name} = ") and line_ending(h) == line_ending(line)
             else:
                 assert not h.strip() and line_ending(h) == line_ending(line), f"host line {n}"
@@ -83,6 +83,9 @@ class _StubRecorder:
     def stub(self, *args: object) -> None:
         self.calls.append(args)
 
+    def exception(self, *args: object) -> None:
+        self.calls.append(args)
+
 
 @settings(max_examples=100, deadline=None)
 @given(modules(board_compatible=False))
@@ -90,13 +93,19 @@ def test_stub_lines_pass_kind_signature_and_options(module: GeneratedModule) -> 
     result = split(module.source, FILENAME)
     host = source_lines(result.host_source)
     for stmt in module.statements:
-        if not (stmt.marked and stmt.kind in CALLABLE_KINDS):
+        if not (stmt.marked and stmt.kind in STUB_KINDS):
             continue
         recorder = _StubRecorder()
-        namespace = {"__name__": "drawn", "__builtins__": {"__import__": recorder.imported}}
+        builtins = {"__import__": recorder.imported, "ValueError": ValueError}
+        builtins["Exception"] = Exception
+        namespace = {"__name__": "drawn", "__builtins__": builtins}
         exec(host[stmt.first_line - 1], namespace)
         export = result.details[stmt.name]
         want = ("drawn", stmt.name, stmt.kind, export.signature)
+        if stmt.kind == "exception":  # a host class with the same bases, no board call
+            want = ("drawn", stmt.name, tuple(builtins[b] for b in export.bases))
+            assert recorder.calls == [want] and export.bases in (("ValueError",), ("Exception",))
+            continue
         assert recorder.calls == [want + ((dict(stmt.options),) if stmt.options else ())]
         assert dict(export.options) == dict(stmt.options)
 
@@ -180,7 +189,8 @@ def _without_annotations(sig: inspect.Signature) -> inspect.Signature:
 def test_stubs_have_the_original_signature(module: GeneratedModule) -> None:
     host = source_lines(split(module.source, FILENAME).host_source)
     for stmt in module.statements:
-        if not (stmt.marked and stmt.kind in CALLABLE_KINDS):
+        # An exception class takes what its builtin base takes, on the host as on the board.
+        if not (stmt.marked and stmt.kind in STUB_KINDS) or stmt.kind == "exception":
             continue
         namespace = {"__name__": "drawn"}
         exec(host[stmt.first_line - 1], namespace)  # the stub line alone

@@ -15,9 +15,9 @@ import inspect
 import sys
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterator, Mapping, Protocol
+from typing import Any, Callable, Dict, Iterator, Mapping, Protocol, Tuple
 
-from belay_hook.errors import NoBoardError
+from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 
@@ -131,6 +131,19 @@ def stub(
     call.__signature__ = sig  # type: ignore[attr-defined]
     call.__doc__ = f"Runs {name}() on the board."
     return call
+
+
+def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
+    """The host twin of a marked exception class: a real exception class, raised
+    and caught on the host like any other, that board exceptions of class ``name``
+    arrive as (with their args; other attributes stay on the board)."""
+    cls = type(
+        name,
+        bases,
+        {"__module__": module, "__doc__": f"{name}, raised on the board or on the host."},
+    )
+    register_exception(cls)
+    return cls
 
 
 def _board_class(module: str, name: str, sig: inspect.Signature, construct: Callable) -> type:

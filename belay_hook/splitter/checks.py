@@ -8,10 +8,11 @@ check_split`` works too.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-from belay_hook.splitter.cut import CALLABLE_KINDS, Split, split
+from belay_hook.splitter.cut import STUB_KINDS, Split, split
 from belay_hook.splitter.markers import Marker, find_markers, line_ending, source_lines
 
 # Marker kinds whose statement reaches the board line for line, as written.
@@ -70,18 +71,21 @@ def check_split(source: str, filename: str = "<string>") -> Split:
     board = ast.parse(result.mcu_source).body
     want = sum(len(group) for _, group in marked) + sum(len(group) for group in copied)
     assert len(board) == want, f"MCU source has {len(board)} statements, not {want}"
+    errors: Dict[str, Any] = {}  # host classes of the marked exception classes so far
     for marker, group in marked:
         first, last = _first_line(group[0]), _last_line(group)
-        binds = _binds(group, marker)
+        binds = _binds(group, marker, errors)
         exports.update(binds)
-        callables = [name for name, kind in binds.items() if kind in CALLABLE_KINDS]
+        callables = [name for name, kind in binds.items() if kind in STUB_KINDS]
         for n in range(first, last + 1):
             if marker.kind != "both" and not (callables and n == first):
                 blank = not host[n - 1].strip() and line_ending(host[n - 1]) == line_ending(
                     lines[n - 1]
                 )
                 assert blank, f"host line {n} is {host[n - 1]!r}, not a blank line"
-        if callables:
+        if "exception" in binds.values():
+            _check_exception(host[first - 1], lines[first - 1], group[0], errors)  # type: ignore[arg-type]
+        elif callables:
             _check_stub(host[first - 1], lines[first - 1], group[0])
             options = result.details[callables[0]].options
             assert options == marker.options, f"options {options} != {marker.options}"
@@ -155,8 +159,12 @@ def _constants(node: ast.AST) -> List[ast.Constant]:
     return [n for n in ast.walk(node) if isinstance(n, ast.Constant)]
 
 
-def _binds(group: Sequence[ast.stmt], marker: Marker) -> Dict[str, str]:
-    """What a marked statement line defines on the board: name -> kind."""
+def _binds(
+    group: Sequence[ast.stmt], marker: Marker, errors: Dict[str, Any] | None = None
+) -> Dict[str, str]:
+    """What a marked statement line defines on the board: name -> kind. A class
+    whose bases are all builtin exceptions or ``errors`` (earlier marked exception
+    classes) is an exception class."""
     stmt = group[0]
     if marker.kind in ("setup", "teardown", "thread"):
         return {stmt.name: marker.kind}  # type: ignore[attr-defined]
@@ -164,6 +172,11 @@ def _binds(group: Sequence[ast.stmt], marker: Marker) -> Dict[str, str]:
     kinds = {ast.FunctionDef: "function", ast.AsyncFunctionDef: "async_function"}
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         out[stmt.name] = kinds.get(type(stmt), "class")
+    if isinstance(stmt, ast.ClassDef) and marker.kind != "both" and errors is not None:
+        names = [b.id for b in stmt.bases if isinstance(b, ast.Name)]
+        plain = names and len(names) == len(stmt.bases) and not stmt.keywords
+        if plain and all(n in errors or _builtin_exception(n) for n in names):
+            out[stmt.name] = "exception"
     for small in group:
         if isinstance(small, ast.Import):
             out.update((a.asname or a.name.split(".")[0], "import") for a in small.names)
@@ -174,6 +187,23 @@ def _binds(group: Sequence[ast.stmt], marker: Marker) -> Dict[str, str]:
         elif isinstance(small, ast.AugAssign) or isinstance(small, ast.AnnAssign) and small.value:
             out.update((n, "assign") for n in _target_names(small.target))  # 'x: int' binds none
     return {name: "both" for name in out} if marker.kind == "both" else out
+
+
+def _builtin_exception(name: str) -> bool:
+    value = getattr(builtins, name, None)
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _check_exception(line: str, original: str, cls: ast.ClassDef, errors: Dict[str, Any]) -> None:
+    """The host line binds the name to a real exception class with the same bases."""
+    assert line_ending(line) == line_ending(original), "exception line lost its line end"
+    namespace: Dict[str, Any] = {"__name__": "belay_hook_check_split", **errors}
+    exec(line, namespace)
+    made = namespace[cls.name]
+    bases = [errors.get(b.id) or getattr(builtins, b.id) for b in cls.bases]  # type: ignore[attr-defined]
+    assert isinstance(made, type) and issubclass(made, BaseException), f"{cls.name} is no exception"
+    assert list(made.__bases__) == bases, f"{cls.name} has bases {made.__bases__}, not {bases}"
+    errors[cls.name] = made
 
 
 def _target_names(target: ast.expr) -> List[str]:

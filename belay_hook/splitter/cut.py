@@ -18,8 +18,9 @@ the hook takes over every module whose file holds the marker text.
 from __future__ import annotations
 
 import ast
+import builtins
 import gc
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import AbstractSet, Any, Dict, List, Mapping, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -34,9 +35,9 @@ from belay_hook.splitter.markers import (
     newlines_only,
     source_lines,
 )
-from belay_hook.splitter.result import CALLABLE_KINDS, Export, Method, Split
+from belay_hook.splitter.result import STUB_KINDS, Export, Method, Split
 
-__all__ = ["CALLABLE_KINDS", "Export", "Method", "Split", "split"]
+__all__ = ["STUB_KINDS", "Export", "Method", "Split", "split"]
 
 
 def split(source: str, filename: str = "<string>") -> Split:
@@ -69,22 +70,25 @@ def _split(source: str, filename: str, markers: List[Marker]) -> Split:
     host = list(lines)
     mcu = ["\n"] * len(lines)
     details: Dict[str, Export] = {}
+    errors: Set[str] = set()  # marked exception classes so far: bases for later ones
     for marker in markers:
         found = extents.get(marker.line + 1)
         if found is None:
             raise _no_statement(marker, lines, extents, filename)
         stmt, last = found
         first = marker.line + 1
-        exports, board_lines = _mark(stmt, marker, lines, first, last, filename, positions)
+        exports, board_lines = _mark(stmt, marker, lines, first, last, filename, positions, errors)
         for e in exports:
             details[e.name] = e
+            if e.kind == "exception":
+                errors.add(e.name)
         for i in range(first, last + 1):
             if marker.kind != "both":
                 # A blank line keeps its end; the file's last line may have none, and an
                 # empty last line would be no line at all, so it keeps a space.
                 host[i - 1] = line_ending(lines[i - 1]) or " "
             mcu[i - 1] = board_lines[i - first]
-        stubs = [e for e in exports if e.kind in CALLABLE_KINDS]
+        stubs = [e for e in exports if e.kind in STUB_KINDS]
         if stubs:
             host[first - 1] = "; ".join(_stub_line(e) for e in stubs) + line_ending(
                 lines[first - 1]
@@ -147,6 +151,7 @@ def _mark(
     last: int,
     filename: str,
     positions: Mapping,
+    errors: AbstractSet[str] = frozenset(),
 ) -> Tuple[List[Export], List[str]]:
     """Exports of one marked statement and its board lines (first..last, '\\n' endings)."""
     board = [line.rstrip("\r\n") + "\n" for line in lines[first - 1 : last]]
@@ -185,6 +190,9 @@ def _mark(
         kind = "async_function" if stmt.asynchronous else "function"
         return [Export(stmt.name.value, kind, first, _signature(stmt.params), options)], board
     if isinstance(stmt, cst.ClassDef):
+        bases = _exception_bases(stmt, errors)
+        if bases:
+            return [Export(stmt.name.value, "exception", first, bases=bases)], board
         methods, properties = _members(stmt)
         init = _init_signature(stmt)
         return [Export(stmt.name.value, "class", first, init, options, methods, properties)], board
@@ -195,6 +203,25 @@ def _mark(
             exports += [Export(name, kind, first) for name in _bound_names(small)]
         return exports, board
     return [], board  # if/for/while/try/with: runs on the board when the bundle loads
+
+
+_BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+def _exception_bases(cls: cst.ClassDef, errors: AbstractSet[str]) -> Tuple[str, ...]:
+    """The bases of an exception class whose bases are all builtin exceptions or
+    marked exception classes above it, else nothing: the host makes its own twin
+    of such a class from those bases."""
+    names = [a.value.value for a in cls.bases if not a.keyword and isinstance(a.value, cst.Name)]
+    if cls.keywords or not names or len(names) != len(cls.bases):
+        return ()
+    if all(n in _BUILTIN_EXCEPTIONS or n in errors for n in names):
+        return tuple(names)
+    return ()
 
 
 def _check_plain_def(stmt: cst.CSTNode, kind: str, error: Any) -> None:
@@ -377,7 +404,13 @@ def _setup_as_module_code(
 
 def _stub_line(export: Export) -> str:
     """One host line that binds the name to a stub calling the board; the marker's
-    options follow only when there are any, to keep the line short."""
+    options follow only when there are any, to keep the line short. An exception
+    class is a host class with the same bases instead."""
+    if export.kind == "exception":
+        return (
+            f"{export.name} = __import__('belay_hook.rpc.stubs').rpc.stubs.exception("
+            f"__name__, {export.name!r}, ({''.join(b + ', ' for b in export.bases)}))"
+        )
     options = f", {dict(export.options)!r}" if export.options else ""
     return (
         f"{export.name} = __import__('belay_hook.rpc.stubs').rpc.stubs.stub("

@@ -10,8 +10,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, NamedTuple, Tuple
 
-# Kinds whose host name becomes a stub that calls the board.
-CALLABLE_KINDS = ("function", "async_function", "class", "thread")
+# Kinds whose host name is bound to a stand-in from belay_hook.rpc.stubs: a stub that
+# calls the board, or for an exception class a host class of the same shape.
+STUB_KINDS = ("function", "async_function", "class", "thread", "exception")
 
 
 class Method(NamedTuple):
@@ -27,13 +28,14 @@ class Export:
     """A name the marked code defines on the board."""
 
     name: str
-    # function, async_function, class, thread, setup, teardown, both, import, assign
+    # function, async_function, class, exception, thread, setup, teardown, both, import, assign
     kind: str
     line: int  # first line of the statement (its first decorator, if any)
     signature: str | None = None  # parameter list, for callable kinds
     options: Mapping[str, Any] = field(default_factory=dict)  # the marker's, read
     methods: Mapping[str, Method] = field(default_factory=dict)  # classes only
     properties: Tuple[str, ...] = ()  # classes only: public @property names
+    bases: Tuple[str, ...] = ()  # exception classes only: their bases' names
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Split:
                     "options": dict(e.options),
                     "methods": {m: list(v) for m, v in e.methods.items()},
                     "properties": list(e.properties),
+                    "bases": list(e.bases),
                 }
                 for name, e in self.details.items()
             },
@@ -113,6 +116,7 @@ class Split:
                 dict(e["options"]),
                 {m: Method(*v) for m, v in e["methods"].items()},
                 tuple(e["properties"]),
+                tuple(e["bases"]),
             )
             for name, e in data["details"].items()
         }
@@ -137,4 +141,6 @@ def _manifest_entry(e: Export) -> dict:
     if e.kind == "class":
         entry["methods"] = {m: v._asdict() for m, v in e.methods.items()}
         entry["properties"] = list(e.properties)
+    if e.kind == "exception":
+        entry["bases"] = list(e.bases)
     return entry

@@ -204,13 +204,15 @@ class Writer:
             body.append(f"return {self.expr()}")
         return lines + self.header(keyword, params, tail) + _indent(body, self.unit), kind, name
 
-    def klass(self, board: bool) -> Tuple[List[str], str]:
-        """A class, with or without ``__init__``: lines, name."""
+    def klass(self, board: bool) -> Tuple[List[str], str, str]:
+        """A class, with or without ``__init__``: lines, name, and kind (``exception``
+        for one derived from a builtin exception, else ``class``)."""
         name = self.name("Cls")
         lines = self.decorators()
-        bases = self.draw(st.sampled_from(["", "()", "(Base)"]))
+        bases = self.draw(st.sampled_from(["", "()", "(Base)", "(ValueError)", "(Exception)"]))
+        kind = "exception" if "Error" in bases or "Exception" in bases else "class"
         if self.maybe():
-            return lines + [f"class {name}{bases}: pass"], name
+            return lines + [f"class {name}{bases}: pass"], name, kind
         body = self.docstring() if self.maybe() else []
         if self.maybe():
             body.append(f"{self.name('attr')} = {self.expr()}")
@@ -221,7 +223,7 @@ class Writer:
         if self.maybe():
             body += ["@staticmethod", f"def {self.name('m')}(x):", self.unit + "return x"]
         header = self.comment_after([f"class {name}{bases}:"])
-        return lines + header + _indent(body or ["pass"], self.unit), name
+        return lines + header + _indent(body or ["pass"], self.unit), name, kind
 
     def imports(self) -> Tuple[List[str], Tuple[str, ...]]:
         """An import statement: lines, the names it binds."""
