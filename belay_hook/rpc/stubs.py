@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Protocol, Tuple
 from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
+from belay_hook.splitter.dependencies import is_literal
 
 
 class Board(Protocol):
@@ -94,7 +95,36 @@ def stub(
     """
     sig = signature(params or "")
     timeout = (options or {}).get("timeout")
+    if kind == "class":
+        return _board_class(module, name, sig, _caller(module, name, sig, kind, timeout), timeout)
+    return _callable(module, name, sig, kind, timeout)
 
+
+def _callable(
+    module: str, name: str, sig: inspect.Signature, kind: str, timeout: float | None
+) -> Callable:
+    """A function that calls board function ``name`` (``Cls.name`` for a class's method)."""
+    board_call = _caller(module, name, sig, kind, timeout)
+    if kind == "async_function":
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, functools.partial(board_call, *args, **kwargs))
+    else:
+        call = board_call
+    call.__name__ = name.rpartition(".")[2]
+    call.__qualname__ = name
+    call.__module__ = module
+    call.__signature__ = sig  # type: ignore[attr-defined]
+    call.__doc__ = f"Runs {name}() on the board."
+    return call
+
+
+def _caller(
+    module: str, name: str, sig: inspect.Signature, kind: str, timeout: float | None
+) -> Callable:
     def board_call(*args: Any, **kwargs: Any) -> Any:
         try:
             bound = sig.bind(*args, **kwargs)
@@ -110,27 +140,12 @@ def stub(
         try:
             if kind == "thread":
                 return board.start_thread(module, name, bound.args, bound.kwargs)
-            return board.call(module, name, bound.args, bound.kwargs, timeout)
+            return _adopt(module, board.call(module, name, bound.args, bound.kwargs, timeout))
         except Exception as exc:
             # Same exception, shorter story: no `from`, a board-side cause stays.
             raise exc.with_traceback(without_internal_frames(exc.__traceback__))  # noqa: B904
 
-    if kind == "class":
-        return _board_class(module, name, sig, board_call)
-    if kind == "async_function":
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, functools.partial(board_call, *args, **kwargs))
-    else:
-        call = board_call
-    call.__name__ = call.__qualname__ = name
-    call.__module__ = module
-    call.__signature__ = sig  # type: ignore[attr-defined]
-    call.__doc__ = f"Runs {name}() on the board."
-    return call
+    return board_call
 
 
 def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
@@ -146,23 +161,58 @@ def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
     return cls
 
 
-def _board_class(module: str, name: str, sig: inspect.Signature, construct: Callable) -> type:
+def _export(module: str, name: str) -> dict:
+    """What the bundle's manifest says of export ``name`` (empty without a board)."""
+    board = _boards.get(module)
+    return board.manifests.get(module, {}).get("exports", {}).get(name, {}) if board else {}
+
+
+class BoardClass(type):
+    """The type of host classes standing for board classes: names read from the class
+    itself are its literal constants (copied at split time) and its class and static
+    methods (which run on the board)."""
+
+    _board: Tuple[str, str, float | None]  # module, class name, timeout
+
+    def __getattr__(cls, attr: str) -> Any:
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        module, name, timeout = cls._board
+        export = _export(module, name)
+        constants = export.get("constants") or {}
+        if attr in constants:
+            return _constant(constants[attr])
+        method = (export.get("methods") or {}).get(attr)
+        if method and method["binding"] in ("classmethod", "staticmethod"):
+            kind = "async_function" if method["is_async"] else "function"
+            sig = signature(method["params"])
+            return _callable(module, f"{name}.{attr}", sig, kind, timeout)
+        where = "read it through an instance or a board function"
+        if not export:
+            where = f"module {module!r} has no board (call belay_hook.install() first)"
+        raise AttributeError(
+            f"board class {name!r} has no class attribute {attr!r} the host can reach: "
+            f"the host knows its literal constants and its class and static methods; {where}"
+        )
+
+
+def _constant(text: str) -> Any:
+    """A literal (numbers, text, bytes, containers, arithmetic on numbers) from its text."""
+    node = ast.parse(text, mode="eval")
+    if not is_literal(node.body):
+        raise ValueError(f"not a literal: {text!r}")
+    return eval(compile(node, "<constant>", "eval"), {"__builtins__": {}})  # noqa: S307
+
+
+def _board_class(
+    module: str, name: str, sig: inspect.Signature, construct: Callable, timeout: float | None
+) -> type:
     """A host class whose instances live on the board; ``isinstance`` works on the host."""
 
     def __new__(cls: type, *args: Any, **kwargs: Any) -> BoardObject:
-        made = construct(*args, **kwargs)  # a plain proxy of the new board object
-        if not isinstance(made, BoardProxy):
-            return made
-        if cls._methods is None:  # learnt once, from the bundle's manifest
-            export = _boards[module].manifests.get(module, {}).get("exports", {}).get(name, {})
-            cls._methods = dict(export.get("methods") or {})
-        obj = object.__new__(cls)
-        for slot in ("_owner", "_ref", "_type"):
-            object.__setattr__(obj, slot, getattr(made, slot))
-        object.__setattr__(made, "_ref", 0)  # the new object holds the board reference now
-        return obj
+        return construct(*args, **kwargs)  # _adopt made it an instance of cls
 
-    cls = type(
+    cls = BoardClass(
         name,
         (BoardObject,),
         {
@@ -173,9 +223,30 @@ def _board_class(module: str, name: str, sig: inspect.Signature, construct: Call
             "__signature__": sig,
             "__slots__": (),
             "_methods": None,
+            "_board": (module, name, timeout),
         },
     )
+    _classes[module, name] = cls
     return cls
+
+
+# (module, class name) -> the host class of a marked board class
+_classes: Dict[Tuple[str, str], type] = {}
+
+
+def _adopt(module: str, value: Any) -> Any:
+    """A proxy of an instance of one of ``module``'s marked classes, as an instance of
+    its host class (``isinstance`` works, methods take one round trip); else ``value``."""
+    cls = _classes.get((module, value._type)) if type(value) is BoardProxy else None
+    if cls is None:
+        return value
+    if cls._methods is None:  # learnt once, from the bundle's manifest
+        cls._methods = dict(_export(module, cls.__name__).get("methods") or {})
+    obj = object.__new__(cls)
+    for slot in ("_owner", "_ref", "_type"):
+        object.__setattr__(obj, slot, getattr(value, slot))
+    object.__setattr__(value, "_ref", 0)  # the new object holds the board reference now
+    return obj
 
 
 class BoardOnly:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import gc
+import re
 from typing import AbstractSet, Any, Dict, List, Mapping, Set, Tuple
 
 import libcst as cst
@@ -195,7 +196,10 @@ def _mark(
             return [Export(stmt.name.value, "exception", first, bases=bases)], board
         methods, properties = _members(stmt)
         init = _init_signature(stmt)
-        return [Export(stmt.name.value, "class", first, init, options, methods, properties)], board
+        name = stmt.name.value
+        constants = _class_constants(stmt, name, "".join(lines))
+        export = Export(name, "class", first, init, options, methods, properties, (), constants)
+        return [export], board
     if isinstance(stmt, cst.SimpleStatementLine):
         exports = []
         for small in stmt.body:
@@ -317,6 +321,39 @@ def _members(cls: cst.ClassDef) -> Tuple[Dict[str, Method], Tuple[str, ...]]:
         members[name] = Method(params, binding, stmt.asynchronous is not None)
     methods = {name: m for name, m in members.items() if m is not None}
     return methods, tuple(name for name, m in members.items() if m is None)
+
+
+def _class_constants(cls: cst.ClassDef, name: str, source: str) -> Dict[str, str]:
+    """``NAME = literal`` in the class body, by name -> the literal's text, unless the
+    module assigns ``Cls.NAME`` or ``cls.NAME`` anywhere: the host may then copy the
+    value instead of asking the board (a value the board changes would go stale)."""
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    found: Dict[str, str] = {}
+    for stmt in body:
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+            continue
+        target = small.targets[0].target
+        if not isinstance(target, cst.Name):
+            continue
+        text = cst.Module([]).code_for_node(small.value)
+        try:
+            value = ast.parse(f"({text})", mode="eval").body
+        except SyntaxError:
+            continue
+        if dependencies.is_literal(value):
+            found[target.value] = ast.unparse(value)
+    if not found:
+        return found
+    rebound = re.compile(
+        rf"\b(?:{re.escape(name)}|cls|type\(self\)|self\.__class__)\.(\w+)\s*"
+        r"(?:[-+*/%&|^@]|<<|>>|//|\*\*)?=(?!=)"
+    )
+    for attr in rebound.findall(source):
+        found.pop(attr, None)
+    return found
 
 
 def _decorator_word(expr: cst.BaseExpression) -> str:

@@ -192,7 +192,7 @@ def _constant(stmt: ast.stmt) -> bool:
         targets = [stmt.target]
     else:
         return False
-    return all(_plain_target(t) for t in targets) and _literal(stmt.value)  # type: ignore[arg-type]
+    return all(_plain_target(t) for t in targets) and is_literal(stmt.value)  # type: ignore[arg-type]
 
 
 def _absolute_import(stmt: ast.stmt) -> bool:
@@ -217,13 +217,13 @@ def _plain_target(node: ast.expr) -> bool:
     return isinstance(node, ast.Name)
 
 
-def _literal(node: ast.expr) -> bool:
+def is_literal(node: ast.expr) -> bool:
     """Numbers, text, bytes, True/False/None, containers of those, arithmetic on numbers."""
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_literal(e) for e in node.elts)
+        return all(is_literal(e) for e in node.elts)
     if isinstance(node, ast.Dict):
-        return all(k is not None and _literal(k) for k in node.keys) and all(
-            _literal(v) for v in node.values
+        return all(k is not None and is_literal(k) for k in node.keys) and all(
+            is_literal(v) for v in node.values
         )
     return isinstance(node, ast.Constant) or _number(node)
 

@@ -36,6 +36,8 @@ class Export:
     methods: Mapping[str, Method] = field(default_factory=dict)  # classes only
     properties: Tuple[str, ...] = ()  # classes only: public @property names
     bases: Tuple[str, ...] = ()  # exception classes only: their bases' names
+    # classes only: literal class attributes the host may copy, name -> source text
+    constants: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Split:
                     "methods": {m: list(v) for m, v in e.methods.items()},
                     "properties": list(e.properties),
                     "bases": list(e.bases),
+                    "constants": dict(e.constants),
                 }
                 for name, e in self.details.items()
             },
@@ -117,6 +120,7 @@ class Split:
                 {m: Method(*v) for m, v in e["methods"].items()},
                 tuple(e["properties"]),
                 tuple(e["bases"]),
+                dict(e["constants"]),
             )
             for name, e in data["details"].items()
         }
@@ -141,6 +145,7 @@ def _manifest_entry(e: Export) -> dict:
     if e.kind == "class":
         entry["methods"] = {m: v._asdict() for m, v in e.methods.items()}
         entry["properties"] = list(e.properties)
+        entry["constants"] = dict(e.constants)
     if e.kind == "exception":
         entry["bases"] = list(e.bases)
     return entry
