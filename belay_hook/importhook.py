@@ -112,7 +112,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                         path,
                         line,
                     )
-            stubs.attach(module.__name__, board)
+            stubs.attach(module.__name__, board, result.details)
             self.modules.append(module.__name__)
         code = compile(result.host_source, path, "exec", dont_inherit=True)
         with stubs.board_only_modules(result.board_imports, path):

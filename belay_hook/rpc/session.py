@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterator, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 from serial import SerialException
 
@@ -39,10 +39,10 @@ from belay_hook.rpc.channel import Channel
 from belay_hook.rpc.conversation import SETTLE, Conversation
 from belay_hook.rpc.objects import ObjectTable, Ref
 from belay_hook.rpc.tracebacks import with_board_frames
+from belay_hook.splitter.result import HANDLE_KINDS, Export
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 _NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
-_CALLED_BY_HANDLE = ("function", "async_function", "class", "teardown")
 _local = threading.local()
 _open: weakref.WeakSet = weakref.WeakSet()
 
@@ -85,7 +85,7 @@ class Session:
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
         self.builtins: frozenset = frozenset()  # names the board has without importing
-        self.manifests: Dict[str, dict] = {}  # host module -> its bundle's manifest
+        self.exports: Dict[str, Mapping[str, Export]] = {}  # host module -> its bundle's
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
         self.ram_only = False  # the board's filesystem refused a bundle: load into RAM
         self.emulator: Any = None  # an Emulator this session started and closes
@@ -186,9 +186,9 @@ class Session:
                 channel.write(b"\x03")
 
     def _teardown(self) -> None:
-        for module, manifest in self.manifests.items():
-            for name, export in manifest.get("exports", {}).items():
-                if export.get("kind") == "teardown":
+        for module, exports in self.exports.items():
+            for name, export in exports.items():
+                if export.kind == "teardown":
                     try:
                         self.call(module, name, (), {})
                     except Exception as exc:  # noqa: BLE001 - one teardown must not stop others
@@ -235,7 +235,7 @@ class Session:
         base = f"b{tag}_{bundle.digest}"
         path = f"{self._dir}/{base}.{'mpy' if bundle.is_mpy else 'py'}"
         what = f"import of {module}"
-        handles = self._handles_for(module, bundle.manifest)
+        handles = self._handles_for(module, bundle.split.details)
         try:
             if self.ram_only:
                 self._load_into_ram(module, bundle, handles, what)
@@ -250,7 +250,7 @@ class Session:
                 f"({len(bundle.code)} bytes of {'.mpy' if bundle.is_mpy else 'source'}): "
                 "a bigger heap or a smaller module is needed"
             ) from exc
-        self.manifests[module] = bundle.manifest
+        self.exports[module] = bundle.split.details
         self._bundles[module] = bundle
 
     def _upload(self, path: str, code: bytes) -> bool:
@@ -272,12 +272,12 @@ class Session:
         self._request(ops.OP_LOAD_RAM, (module, bundle.split.filename, source, handles), what=what)
         self.uploaded_bytes += len(source.encode())
 
-    def _handles_for(self, module: str, manifest: dict) -> list:
+    def _handles_for(self, module: str, exports: Mapping[str, Export]) -> list:
         """[handle, name] for each function or class the bundle exports: a call then
         names its target in a byte or two instead of by module and name."""
         pairs = []
-        for name, export in manifest.get("exports", {}).items():
-            if export.get("kind") in _CALLED_BY_HANDLE:
+        for name, export in exports.items():
+            if export.kind in HANDLE_KINDS:
                 handle = self._handles.setdefault((module, name), len(self._handles) + 1)
                 pairs.append([handle, name])
         return pairs

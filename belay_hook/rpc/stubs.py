@@ -21,12 +21,11 @@ from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
+from belay_hook.splitter.result import Export
 
 
 class Board(Protocol):
     """What stubs need of a board session (:class:`belay_hook.rpc.session.Session`)."""
-
-    manifests: Dict[str, dict]
 
     def call(
         self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
@@ -35,17 +34,21 @@ class Board(Protocol):
     def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None: ...
 
 
-# host module name -> the board that holds its bundle; the import hook fills it.
+# host module name -> the board that holds its bundle, and what the bundle exports;
+# the import hook fills them.
 _boards: Dict[str, Board] = {}
+_exports: Dict[str, Mapping[str, Export]] = {}
 
 
-def attach(module: str, board: Board) -> None:
-    """Route the stubs of ``module`` to ``board``."""
+def attach(module: str, board: Board, exports: Mapping[str, Export]) -> None:
+    """Route the stubs of ``module`` to ``board``, whose bundle of it defines ``exports``."""
     _boards[module] = board
+    _exports[module] = exports
 
 
 def detach(module: str) -> None:
     _boards.pop(module, None)
+    _exports.pop(module, None)
 
 
 class BoardDefault:
@@ -161,10 +164,9 @@ def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
     return cls
 
 
-def _export(module: str, name: str) -> dict:
-    """What the bundle's manifest says of export ``name`` (empty without a board)."""
-    board = _boards.get(module)
-    return board.manifests.get(module, {}).get("exports", {}).get(name, {}) if board else {}
+def _export(module: str, name: str) -> Export | None:
+    """What the bundle says of export ``name`` (None without a board)."""
+    return _exports.get(module, {}).get(name)
 
 
 class BoardClass(type):
@@ -179,16 +181,14 @@ class BoardClass(type):
             raise AttributeError(attr)
         module, name, timeout = cls._board
         export = _export(module, name)
-        constants = export.get("constants") or {}
-        if attr in constants:
-            return _constant(constants[attr])
-        method = (export.get("methods") or {}).get(attr)
-        if method and method["binding"] in ("classmethod", "staticmethod"):
-            kind = "async_function" if method["is_async"] else "function"
-            sig = signature(method["params"])
-            return _callable(module, f"{name}.{attr}", sig, kind, timeout)
+        if export is not None and attr in export.constants:
+            return _constant(export.constants[attr])
+        method = export.methods.get(attr) if export is not None else None
+        if method is not None and method.binding in ("classmethod", "staticmethod"):
+            kind = "async_function" if method.is_async else "function"
+            return _callable(module, f"{name}.{attr}", signature(method.params), kind, timeout)
         where = "read it through an instance or a board function"
-        if not export:
+        if export is None:
             where = f"module {module!r} has no board (call belay_hook.install() first)"
         raise AttributeError(
             f"board class {name!r} has no class attribute {attr!r} the host can reach: "
@@ -240,8 +240,9 @@ def _adopt(module: str, value: Any) -> Any:
     cls = _classes.get((module, value._type)) if type(value) is BoardProxy else None
     if cls is None:
         return value
-    if cls._methods is None:  # learnt once, from the bundle's manifest
-        cls._methods = dict(_export(module, cls.__name__).get("methods") or {})
+    if cls._methods is None:  # learnt once, from the bundle's exports
+        export = _export(module, cls.__name__)
+        cls._methods = dict(export.methods) if export is not None else {}
     obj = object.__new__(cls)
     for slot in ("_owner", "_ref", "_type"):
         object.__setattr__(obj, slot, getattr(value, slot))

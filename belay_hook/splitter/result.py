@@ -10,9 +10,17 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, NamedTuple, Tuple
 
+# Every kind of export, the one list the others are taken from.
+KINDS = (
+    "function", "async_function", "class", "exception", "thread",  # bound to stand-ins
+    "setup", "teardown", "both", "import", "assign",
+)  # fmt: skip
 # Kinds whose host name is bound to a stand-in from belay_hook.rpc.stubs: a stub that
 # calls the board, or for an exception class a host class of the same shape.
-STUB_KINDS = ("function", "async_function", "class", "thread", "exception")
+STUB_KINDS = KINDS[:5]
+# Kinds the board calls through a numbered handle (a thread starts by name; an
+# exception class is never called there for the host).
+HANDLE_KINDS = ("function", "async_function", "class", "teardown")
 
 
 class Method(NamedTuple):
@@ -28,8 +36,7 @@ class Export:
     """A name the marked code defines on the board."""
 
     name: str
-    # function, async_function, class, exception, thread, setup, teardown, both, import, assign
-    kind: str
+    kind: str  # one of KINDS
     line: int  # first line of the statement (its first decorator, if any)
     signature: str | None = None  # parameter list, for callable kinds
     options: Mapping[str, Any] = field(default_factory=dict)  # the marker's, read
@@ -113,7 +120,7 @@ class Split:
         details = {
             name: Export(
                 name,
-                e["kind"],
+                _kind(e["kind"]),
                 e["line"],
                 e["signature"],
                 dict(e["options"]),
@@ -134,6 +141,12 @@ class Split:
             dict(data["unresolved"]),
             dict(data["board_imports"]),
         )
+
+
+def _kind(kind: Any) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown export kind {kind!r}")
+    return kind
 
 
 def _manifest_entry(e: Export) -> dict:
