@@ -30,6 +30,7 @@ from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
 from belay_hook.splitter.markers import NEEDLE
+from belay_hook.splitter.result import Split
 
 # Never ours to split: the standard library, and belay_hook itself (its own
 # source mentions the marker text).
@@ -99,6 +100,11 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         data = spec.loader_state or Path(path).read_bytes()  # type: ignore[union-attr]
         source = importlib.util.decode_source(data)
         result = bundle.split_cached(source, path)
+        self.run_split(module, result, source, result.host_source)
+
+    def run_split(self, module: ModuleType, result: Split, source: str, host_source: str) -> None:
+        """Put ``result``'s board part on the board and run ``host_source`` in ``module``."""
+        path = result.filename
         if result.has_mcu:
             board = self.board(_board_name(source, path))
             board.load(module.__name__, bundle.build(result, board.format))
@@ -114,7 +120,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     )
             stubs.attach(module.__name__, board, result.details)
             self.modules.append(module.__name__)
-        code = compile(result.host_source, path, "exec", dont_inherit=True)
+        code = compile(host_source, path, "exec", dont_inherit=True)
         with stubs.board_only_modules(result.board_imports, path):
             exec(code, module.__dict__)
         for name, export in result.details.items():  # '#@mcu both' exception classes
@@ -189,7 +195,11 @@ def install(
     (``timeout``, ``soft_reset``, ``baudrate``, ``reconnect_attempts``,
     ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """
-    return BelayHook(port, boards, **options).install()
+    hook = BelayHook(port, boards, **options).install()
+    from belay_hook import plain_run
+
+    plain_run.run_if_main(hook, sys._getframe(1))  # python main.py: never returns
+    return hook
 
 
 def _exception_class(value: object) -> bool:

@@ -38,6 +38,10 @@ EXPECTED = {
         "host: button released (presses so far: 3)",
         "host: the board counted 3 presses",
     ],
+    "15_single_file": [
+        "host: the board flashed 3 times",
+        "host: caught SensorError from the board: no channel 7",
+    ],
 }
 
 
