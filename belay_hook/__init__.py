@@ -47,6 +47,9 @@ _LAZY = {
     "connect": "belay_hook.rpc.connection",
     "timeout": "belay_hook.rpc.session",
     "on_event": "belay_hook.rpc.events",
+    # %load_ext belay_hook (IPython asks the package for these)
+    "load_ipython_extension": "belay_hook.interactive",
+    "unload_ipython_extension": "belay_hook.interactive",
 }
 
 

@@ -9,6 +9,7 @@ tracebacks, ``linecache`` and ``inspect`` see the user's file.
 
 from __future__ import annotations
 
+import ast
 import atexit
 import importlib.abc
 import importlib.machinery
@@ -100,31 +101,39 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         data = spec.loader_state or Path(path).read_bytes()  # type: ignore[union-attr]
         source = importlib.util.decode_source(data)
         result = bundle.split_cached(source, path)
-        self.run_split(module, result, source, result.host_source)
+        self.run_split(module.__name__, module.__dict__, result, source, result.host_source)
 
-    def run_split(self, module: ModuleType, result: Split, source: str, host_source: str) -> None:
-        """Put ``result``'s board part on the board and run ``host_source`` in ``module``."""
+    def run_split(
+        self,
+        name: str,
+        namespace: Dict[str, Any],
+        result: Split,
+        source: str,
+        host_source: str | ast.Module,
+    ) -> None:
+        """Put ``result``'s board part on the board as module ``name``, then run
+        ``host_source`` (text, or its tree) in ``namespace``."""
         path = result.filename
         if result.has_mcu:
             board = self.board(_board_name(source, path))
-            board.load(module.__name__, bundle.build(result, board.format))
-            for name, line in result.unresolved.items():
-                if name not in board.builtins:
+            board.load(name, bundle.build(result, board.format))
+            for used, line in result.unresolved.items():
+                if used not in board.builtins:
                     warnings.warn_explicit(
-                        f"board code uses {name!r}, which is defined neither in the bundle "
+                        f"board code uses {used!r}, which is defined neither in the bundle "
                         "nor on the board: a NameError waits there (mark its import or "
                         "definition '#@mcu', or '#@mcu both')",
                         BoardNameWarning,
                         path,
                         line,
                     )
-            stubs.attach(module.__name__, board, result.details)
-            self.modules.append(module.__name__)
+            stubs.attach(name, board, result.details)
+            self.modules.append(name)
         code = compile(host_source, path, "exec", dont_inherit=True)
         with stubs.board_only_modules(result.board_imports, path):
-            exec(code, module.__dict__)
-        for name, export in result.details.items():  # '#@mcu both' exception classes
-            value = module.__dict__.get(name)
+            exec(code, namespace)
+        for export in result.details.values():  # '#@mcu both' exception classes
+            value = namespace.get(export.name)
             if export.kind == "both" and _exception_class(value):
                 register_exception(value)
 
@@ -196,9 +205,10 @@ def install(
     ``reconnect_delay``, and the emulator's ``heap``, ``show_pins``, ``flash_dir``).
     """
     hook = BelayHook(port, boards, **options).install()
-    from belay_hook import plain_run
+    from belay_hook import interactive, plain_run
 
     plain_run.run_if_main(hook, sys._getframe(1))  # python main.py: never returns
+    interactive.warn_if_interactive()
     return hook
 
 

@@ -58,7 +58,7 @@ def run_if_main(hook: Any, frame: FrameType | None) -> None:
     if target:
         main.__dict__[target] = hook
     main.__belay_hook_running__ = True  # type: ignore[attr-defined]
-    hook.run_split(main, result, text, "".join(host))
+    hook.run_split("__main__", main.__dict__, result, text, "".join(host))
     raise SystemExit(0)
 
 
