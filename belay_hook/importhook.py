@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Sequence
 
 from belay_hook import bundle
 from belay_hook.board import ports
-from belay_hook.errors import register_exception
+from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
@@ -101,21 +101,22 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         data = spec.loader_state or Path(path).read_bytes()  # type: ignore[union-attr]
         source = importlib.util.decode_source(data)
         result = bundle.split_cached(source, path)
-        self.run_split(module.__name__, module.__dict__, result, source, result.host_source)
+        board = board_setting(source)
+        self.run_split(module.__name__, module.__dict__, result, board, result.host_source)
 
     def run_split(
         self,
         name: str,
         namespace: Dict[str, Any],
         result: Split,
-        source: str,
+        board_name: str | None,
         host_source: str | ast.Module,
     ) -> None:
-        """Put ``result``'s board part on the board as module ``name``, then run
-        ``host_source`` (text, or its tree) in ``namespace``."""
+        """Put ``result``'s board part on board ``board_name`` (None: the default) as
+        module ``name``, then run ``host_source`` (text, or its tree) in ``namespace``."""
         path = result.filename
         if result.has_mcu:
-            board = self.board(_board_name(source, path))
+            board = self.board(board_name)
             board.load(name, bundle.build(result, board.format))
             for used, line in result.unresolved.items():
                 if used not in board.builtins:
@@ -136,6 +137,30 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             value = namespace.get(export.name)
             if export.kind == "both" and _exception_class(value):
                 register_exception(value)
+
+    def load(self, name: str, board: str) -> ModuleType:
+        """Module ``name`` once more, its board part on ``board``: a second module
+        (``sys.modules["name@board"]``) whose stubs call that board."""
+        spec = self.find_spec(name, None)
+        if spec is None:
+            raise ModuleNotFoundError(
+                f"no module named {name!r} holding '#@mcu' code on sys.path", name=name
+            )
+        bound = f"{name}@{board}"
+        module = importlib.util.module_from_spec(spec)
+        module.__name__ = bound
+        data = spec.loader_state or Path(spec.origin).read_bytes()  # type: ignore
+        source = importlib.util.decode_source(data)
+        result = bundle.split_cached(source, spec.origin)  # type: ignore[arg-type]
+        if not result.has_mcu:
+            raise ValueError(f"module {name!r} has no board code to bind to board {board!r}")
+        sys.modules[bound] = module
+        try:
+            self.run_split(bound, module.__dict__, result, board, result.host_source)
+        except BaseException:
+            del sys.modules[bound]
+            raise
+        return module
 
     # ----------------------------------------------------------- the board
 
@@ -212,6 +237,18 @@ def install(
     return hook
 
 
+def load(name: str, *, board: str) -> ModuleType:
+    """Module ``name`` bound to board ``board``: the same code, a second module whose
+    board part lives on that board (one device class, several boards).
+
+    The hook installed last does the work: ``install(boards={...})`` names the boards.
+    """
+    for finder in sys.meta_path:
+        if isinstance(finder, BelayHook):
+            return finder.load(name, board)
+    raise NoBoardError(f"load({name!r}, board={board!r}): call belay_hook.install() first")
+
+
 def _exception_class(value: object) -> bool:
     return isinstance(value, type) and issubclass(value, BaseException)
 
@@ -219,7 +256,7 @@ def _exception_class(value: object) -> bool:
 _BOARD_SETTING = re.compile(r"""^__board__\s*=\s*(['"])([^'"\r\n]+)\1""", re.M)
 
 
-def _board_name(source: str, path: str) -> str | None:
+def board_setting(source: str) -> str | None:
     """The board a module asks for with a module-level ``__board__ = "name"``, if any."""
     found = _BOARD_SETTING.search(source)
     return found.group(2) if found else None

@@ -62,6 +62,7 @@ def run_cell(source: str) -> Any:
     from IPython import get_ipython
 
     from belay_hook import bundle
+    from belay_hook.importhook import board_setting
 
     namespace = get_ipython().user_ns
     hook = _hook()
@@ -85,7 +86,7 @@ def run_cell(source: str) -> Any:
         tree.body[-1] = ast.copy_location(ast.Assign([target], last.value), last)
         ast.fix_missing_locations(tree)
     namespace.pop(_VALUE, None)
-    hook.run_split(name, namespace, result, text, tree)
+    hook.run_split(name, namespace, result, board_setting(text), tree)
     if result.has_mcu:
         _cells.append(name)
     return namespace.pop(_VALUE, None)

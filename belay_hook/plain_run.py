@@ -19,6 +19,7 @@ from typing import Any
 
 from belay_hook import bundle
 from belay_hook.errors import BelayHookError
+from belay_hook.importhook import board_setting
 from belay_hook.splitter.markers import NEEDLE, find_markers, line_ending, source_lines
 
 
@@ -58,7 +59,7 @@ def run_if_main(hook: Any, frame: FrameType | None) -> None:
     if target:
         main.__dict__[target] = hook
     main.__belay_hook_running__ = True  # type: ignore[attr-defined]
-    hook.run_split("__main__", main.__dict__, result, text, "".join(host))
+    hook.run_split("__main__", main.__dict__, result, board_setting(text), "".join(host))
     raise SystemExit(0)
 
 

@@ -37,6 +37,9 @@ class TMP102:
     def count(cls):
         return cls.made
 
+    def read(self, register):
+        return (self.address, register)
+
 
 #@mcu
 def make():
@@ -103,3 +106,9 @@ def test_static_method_checks_its_signature_on_the_host(sensors) -> None:
 def test_board_function_returning_an_instance_gives_the_host_class(sensors) -> None:
     sensor = sensors.make()
     assert isinstance(sensor, sensors.TMP102) and sensor.address == 0x4B
+
+
+def test_method_of_an_object_dropped_at_once_runs_and_checks_its_arguments(sensors) -> None:
+    assert sensors.TMP102(0x4C).read(3) == (0x4C, 3)  # the object lives until the call returns
+    with pytest.raises(TypeError, match=r"read\(\): missing a required argument: 'register'"):
+        sensors.TMP102(0x4C).read()

@@ -42,6 +42,11 @@ EXPECTED = {
         "host: the board flashed 3 times",
         "host: caught SensorError from the board: no channel 7",
     ],
+    "16_one_module_two_boards": [
+        "left blinked 3 times, right blinked 5 times",
+        "isinstance(b, right.Blinker): True",
+        "isinstance(b, left.Blinker): False",
+    ],
 }
 
 

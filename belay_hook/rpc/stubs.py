@@ -21,7 +21,7 @@ from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
-from belay_hook.splitter.result import Export
+from belay_hook.splitter.result import Export, Method
 
 
 class Board(Protocol):
@@ -212,10 +212,17 @@ def _board_class(
     def __new__(cls: type, *args: Any, **kwargs: Any) -> BoardObject:
         return construct(*args, **kwargs)  # _adopt made it an instance of cls
 
+    export = _export(module, name)
+    methods = {
+        attr: _method(attr, method)
+        for attr, method in (export.methods.items() if export is not None else ())
+        if method.binding == "method" and not method.is_async and not attr.startswith("__")
+    }
     cls = BoardClass(
         name,
         (BoardObject,),
         {
+            **methods,
             "__new__": __new__,
             "__init__": lambda self, *a, **k: None,
             "__module__": module,
@@ -228,6 +235,23 @@ def _board_class(
     )
     _classes[module, name] = cls
     return cls
+
+
+def _method(name: str, method: Method) -> Callable:
+    """A host method that calls the board object's method: its signature is checked
+    here, and the instance lives until the call returns (``Lamp(2).on()`` works)."""
+    sig = signature(method.params)
+
+    def call(self: BoardObject, *args: Any, **kwargs: Any) -> Any:
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{name}(): {exc}") from None
+        return BoardObject.__getattr__(self, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Runs {name}() on the board object."
+    return call
 
 
 # (module, class name) -> the host class of a marked board class
