@@ -33,7 +33,7 @@ from belay_hook.splitter.result import Split
 
 # Every module whose code shapes a split, read as files: importing the splitter
 # would load libcst, which a warm-cache import never needs.
-SPLIT_MODULES = ("markers.py", "cut.py", "dependencies.py", "scopes.py", "result.py")
+SPLIT_MODULES = ("markers.py", "cut.py", "members.py", "dependencies.py", "scopes.py", "result.py")
 
 
 def _tool_id() -> str:

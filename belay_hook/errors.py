@@ -7,8 +7,10 @@ person reading it is usually looking at a board that does not answer.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
-from typing import Dict, Tuple
+import threading
+from typing import Dict, Iterator, Tuple
 
 
 class BelayHookError(Exception):
@@ -76,21 +78,43 @@ _PASSTHROUGH = {
     and name not in {"BaseException", "SystemExit", "GeneratorExit", "BaseExceptionGroup"}
 }
 
-# Exception classes marked '#@mcu' by name (None: two modules mark the same name).
-_marked: Dict[str, type | None] = {}
+# module -> its marked exception classes by name; filled while the module is attached.
+_marked: Dict[str, Dict[str, type]] = {}
 # Host classes made for the board's other exception classes, by their chain of names.
 _made: Dict[Tuple[str, ...], type] = {}
+_calls = threading.local()  # .modules: the modules whose board calls are in flight here
 
 
-def register_exception(cls: type) -> None:
-    """Make board exceptions of class ``cls.__name__`` arrive as ``cls`` (a marked class)."""
-    known = _marked.get(cls.__name__, cls)
-    _marked[cls.__name__] = cls if known is None or _same(known, cls) else None
+def register_exception(module: str, cls: type) -> None:
+    """Make board exceptions of class ``cls.__name__`` raised for ``module`` arrive as
+    ``cls`` (a marked exception class of that module)."""
+    _marked.setdefault(module, {})[cls.__name__] = cls
 
 
-def _same(a: type, b: type) -> bool:
-    """The same class, or the same module's class made again (a module imported anew)."""
-    return (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+def forget_exceptions(module: str) -> None:
+    _marked.pop(module, None)
+
+
+@contextlib.contextmanager
+def calling(module: str) -> Iterator[None]:
+    """A board call for ``module`` is in flight: its exception classes come first."""
+    stack = _calls.__dict__.setdefault("modules", [])
+    stack.append(module)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _marked_class(name: str) -> type | None:
+    """The marked class ``name`` of the innermost module being called that has one;
+    else the one attached module that has one (none if several do)."""
+    for module in reversed(_calls.__dict__.get("modules", ())):
+        found = _marked.get(module, {}).get(name)
+        if found is not None:
+            return found
+    found = [classes[name] for classes in list(_marked.values()) if name in classes]
+    return found[0] if len(found) == 1 else None
 
 
 def board_exception(
@@ -108,7 +132,7 @@ def board_exception(
     name = chain[0] if chain else "Exception"
     base = None
     for i, link in enumerate(chain):
-        base = _marked.get(link) or (
+        base = _marked_class(link) or (
             getattr(builtins, link, None) if link in _PASSTHROUGH else None
         )
         if base is not None:
@@ -135,7 +159,7 @@ def _subclass(chain: Tuple[str, ...], base: type) -> type:
 
         _made[chain] = type(
             chain[0],
-            (base, McuError),
+            (McuError,) if issubclass(McuError, base) else (base, McuError),
             {"__init__": __init__, "__module__": "board"},
         )
     return _made[chain]

@@ -136,7 +136,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         for export in result.details.values():  # '#@mcu both' exception classes
             value = namespace.get(export.name)
             if export.kind == "both" and _exception_class(value):
-                register_exception(value)
+                register_exception(name, value)
 
     def load(self, name: str, board: str) -> ModuleType:
         """Module ``name`` once more, its board part on ``board``: a second module

@@ -115,3 +115,25 @@ def test_unmarked_subclass_of_a_marked_class_is_caught_by_the_marked_name(sensor
         sensors.wrapped()
     assert type(caught.value).__name__ == "Quiet"
     assert isinstance(caught.value, belay_hook.McuError)
+
+
+def test_same_class_name_in_two_modules_arrives_as_the_calling_modules_class(hook, modules) -> None:
+    body = '#@mcu\nclass Fault(Exception):\n    pass\n\n#@mcu\ndef fail():\n    raise Fault("{}")\n'
+    modules.write("pump_a", body.format("a"))
+    modules.write("pump_b", body.format("b"))
+    import pump_a
+    import pump_b
+
+    assert pump_a.Fault is not pump_b.Fault
+    for module, text in ((pump_a, "a"), (pump_b, "b")):
+        with pytest.raises(module.Fault, match=text) as caught:
+            module.fail()
+        assert type(caught.value) is module.Fault
+
+
+def test_classes_are_forgotten_with_the_hook(micropython, modules) -> None:
+    modules.write("gone", "#@mcu\nclass Gone(Exception):\n    pass\n")
+    with belay_hook.install("emulator"):
+        import gone  # noqa: F401
+    exc = belay_hook.errors.board_exception("Gone Exception", ("x",))
+    assert type(exc).__name__ == "Gone" and isinstance(exc, belay_hook.McuError)

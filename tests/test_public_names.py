@@ -59,6 +59,6 @@ def test_public_names_survive_importing_every_submodule() -> None:
     kinds = result["kinds"]
     assert kinds["emulator"] == kinds["strategies"] == "module"
     assert kinds["__version__"] == "str"
-    functions = ("connect", "install", "split", "on_event", "timeout")
+    functions = ("connect", "install", "load", "split", "on_event", "timeout")
     assert all(kinds[n] == "function" for n in functions), kinds
     assert kinds["Split"] == kinds["MarkerError"] == "type"

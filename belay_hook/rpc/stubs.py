@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Callable, Dict, Iterator, Mapping, Protocol, Tuple
 
-from belay_hook.errors import NoBoardError, register_exception
+from belay_hook.errors import NoBoardError, calling, forget_exceptions, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
@@ -49,6 +49,7 @@ def attach(module: str, board: Board, exports: Mapping[str, Export]) -> None:
 def detach(module: str) -> None:
     _boards.pop(module, None)
     _exports.pop(module, None)
+    forget_exceptions(module)
 
 
 class BoardDefault:
@@ -143,7 +144,9 @@ def _caller(
         try:
             if kind == "thread":
                 return board.start_thread(module, name, bound.args, bound.kwargs)
-            return _adopt(module, board.call(module, name, bound.args, bound.kwargs, timeout))
+            with calling(module):
+                result = board.call(module, name, bound.args, bound.kwargs, timeout)
+            return _adopt(module, result)
         except Exception as exc:
             # Same exception, shorter story: no `from`, a board-side cause stays.
             raise exc.with_traceback(without_internal_frames(exc.__traceback__))  # noqa: B904
@@ -160,7 +163,7 @@ def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
         bases,
         {"__module__": module, "__doc__": f"{name}, raised on the board or on the host."},
     )
-    register_exception(cls)
+    register_exception(module, cls)
     return cls
 
 
@@ -247,7 +250,8 @@ def _method(name: str, method: Method) -> Callable:
             sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{name}(): {exc}") from None
-        return BoardObject.__getattr__(self, name)(*args, **kwargs)
+        with calling(type(self).__module__):
+            return BoardObject.__getattr__(self, name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Runs {name}() on the board object."
