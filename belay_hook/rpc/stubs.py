@@ -163,7 +163,8 @@ def exception(module: str, name: str, bases: Tuple[type, ...]) -> type:
         bases,
         {"__module__": module, "__doc__": f"{name}, raised on the board or on the host."},
     )
-    register_exception(module, cls)
+    if module in _boards:  # not for a split merely checked (strategies.check_split)
+        register_exception(module, cls)
     return cls
 
 
