@@ -117,7 +117,11 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         path = result.filename
         if result.has_mcu:
             board = self.board(board_name)
-            board.load(name, bundle.build(result, board.format))
+            try:
+                board.load(name, bundle.build(result, board.format))
+            except ImportError as exc:
+                _explain_missing(exc, result)
+                raise
             for used, line in result.unresolved.items():
                 if used not in board.builtins:
                     warnings.warn_explicit(
@@ -247,6 +251,18 @@ def load(name: str, *, board: str) -> ModuleType:
         if isinstance(finder, BelayHook):
             return finder.load(name, board)
     raise NoBoardError(f"load({name!r}, board={board!r}): call belay_hook.install() first")
+
+
+def _explain_missing(exc: ImportError, result: Split) -> None:
+    """A module the board lacks that an import brought in for board code asked for."""
+    for module, line in result.board_imports.items():
+        if repr(module.split(".")[0]) in str(exc) or repr(module) in str(exc):
+            exc.add_note(
+                f"{result.filename}:{line} imports {module!r} for the board code, and the board "
+                "has no such module: install it on the board, or give board code what it needs "
+                "as arguments"
+            )
+            return
 
 
 def _exception_class(value: object) -> bool:

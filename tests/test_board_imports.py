@@ -64,6 +64,10 @@ def test_module_the_board_lacks_is_an_import_error_at_its_line(hook, modules) ->
     assert "csv" in str(caught.value)
     frame = traceback.extract_tb(caught.value.__traceback__)[-1]
     assert (frame.filename, frame.lineno, frame.line) == (path, 2, "import csv")
+    assert caught.value.__notes__ == [
+        f"{path}:2 imports 'csv' for the board code, and the board has no such module: "
+        "install it on the board, or give board code what it needs as arguments"
+    ]
 
 
 def test_import_used_by_host_code_too_stays_a_real_host_import(hook, modules) -> None:
