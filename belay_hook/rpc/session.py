@@ -345,13 +345,14 @@ class Session:
         if kind == ops.KIND_RESULT:
             return result
         type_name, args, error_number, board_tb = result
-        if type_name == "FrameError":
+        name = type_name.split()[0]  # a class of the board's own: its bases follow
+        if name == "FrameError":
             raise FrameError(self.link.port, f"{args[0]} (for {what})")
-        if type_name == "StaleProxyError":
+        if name == "StaleProxyError":
             raise StaleProxyError(f"{self.link.port}: {args[0]}")
         exc = board_exception(type_name, tuple(args), board_tb, error_number)
         if host_error is not None:  # a host function raised during this call
-            if type(host_error).__name__ == type_name:
+            if type(host_error).__name__ == name:
                 exc.__cause__ = host_error
             else:
                 exc.__context__ = host_error
