@@ -38,11 +38,11 @@ EXPECTED = {
         "host: button released (presses so far: 3)",
         "host: the board counted 3 presses",
     ],
-    "15_single_file": [
+    "16_single_file": [
         "host: the board flashed 3 times",
         "host: caught SensorError from the board: no channel 7",
     ],
-    "16_one_module_two_boards": [
+    "17_one_module_two_boards": [
         "left blinked 3 times, right blinked 5 times",
         "isinstance(b, right.Blinker): True",
         "isinstance(b, left.Blinker): False",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "15_single_file" / "main.py"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "16_single_file" / "main.py"
 
 
 def _python(path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """One device module, two boards, no copy of the code (Belay's example 08B, two boards).
 
-    python examples/16_one_module_two_boards/main.py        (two emulated boards)
+    python examples/17_one_module_two_boards/main.py        (two emulated boards)
 
 belay_hook.load("blinker", board="right") is the module blinker once more, its
 board code on the board called "right"; its classes and functions call that board.

@@ -1,7 +1,7 @@
 """One file, run with plain Python, the way Belay programs are run.
 
-    python examples/15_single_file/main.py          (the emulator, if no board is attached)
-    BELAY_HOOK_PORT=/dev/ttyACM0 python examples/15_single_file/main.py
+    python examples/16_single_file/main.py          (the emulator, if no board is attached)
+    BELAY_HOOK_PORT=/dev/ttyACM0 python examples/16_single_file/main.py
 
 install() comes first: from there on the file runs through the hook, so the
 marked code below it goes to the board and the rest runs here.
