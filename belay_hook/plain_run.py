@@ -31,7 +31,6 @@ def run_if_main(hook: Any, frame: FrameType | None) -> None:
         frame is None
         or main is None
         or frame.f_globals is not main.__dict__
-        or frame.f_code.co_name != "<module>"
         or isinstance(getattr(main, "__loader__", None), type(hook))  # belay-hook run
         or getattr(main, "__belay_hook_running__", False)
     ):
@@ -44,9 +43,19 @@ def run_if_main(hook: Any, frame: FrameType | None) -> None:
     if NEEDLE.encode() not in source:
         return
     text = importlib.util.decode_source(source)
+    markers = find_markers(text, str(path))
+    if not markers:
+        return
+    if frame.f_code.co_name != "<module>":
+        raise BelayHookError(
+            f"{path}:{frame.f_lineno}: belay_hook.install() is called in "
+            f"{frame.f_code.co_name}(), after this file's marked code was defined on the host: "
+            "call it at the top level of the file, above the marked code; or run the program "
+            f"with: belay-hook run {Path(path).name}"
+        )
     result = bundle.split_cached(text, str(path))
     first, last, target = _install_statement(text, str(path), frame.f_lineno)
-    above = [m for m in find_markers(text, str(path)) if m.line < first]
+    above = [m for m in markers if m.line < first]
     if above:
         raise BelayHookError(
             f"{path}:{above[0].line}: marked code above the belay_hook.install() call "

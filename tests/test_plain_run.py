@@ -99,6 +99,13 @@ def test_board_error_points_at_the_program_line(micropython, tmp_path) -> None:
             "of the file (not in a block or 'with'), before the marked code; "
             "or run the program with: belay-hook run main.py",
         ),
+        (
+            "import belay_hook\n#@mcu\ndef f():\n    return 1\n"
+            "def main():\n    belay_hook.install()\n    f()\nmain()\n",
+            "main.py:6: belay_hook.install() is called in main(), after this file's marked code "
+            "was defined on the host: call it at the top level of the file, above the marked "
+            "code; or run the program with: belay-hook run main.py",
+        ),
     ],
 )
 def test_what_cannot_work_says_what_to_do(micropython, tmp_path, source, message) -> None:
