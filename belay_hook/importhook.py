@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import builtins
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -135,8 +136,16 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             stubs.attach(name, board, result.details)
             self.modules.append(name)
         code = compile(host_source, path, "exec", dont_inherit=True)
-        with stubs.board_only_modules(result.board_imports, path):
+        own = stubs.host_builtins(result.board_imports, path)
+        if own is None:
             exec(code, namespace)
+        else:  # only while the module's own code runs: functions keep what they saw
+            before = namespace.get("__builtins__", builtins)
+            namespace["__builtins__"] = own
+            try:
+                exec(code, namespace)
+            finally:
+                namespace["__builtins__"] = before
         for export in result.details.values():  # '#@mcu both' exception classes
             value = namespace.get(export.name)
             if export.kind == "both" and _exception_class(value):

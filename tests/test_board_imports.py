@@ -87,3 +87,32 @@ def test_import_used_by_host_code_too_stays_a_real_host_import(hook, modules) ->
     import both_sides
 
     assert both_sides.size() == both_sides.host_size() == 6
+
+
+def test_other_modules_imported_meanwhile_see_no_stand_in(hook, modules) -> None:
+    modules.write(
+        "probe_machine",
+        """\
+        try:
+            import machine
+            ON_BOARD = True
+        except ImportError:
+            ON_BOARD = False
+        """,
+    )
+    modules.write(
+        "uses_probe",
+        """\
+        from machine import Pin
+        import probe_machine
+
+        #@mcu
+        def led(n):
+            return repr(Pin(n))
+        """,
+    )
+    import uses_probe
+
+    assert uses_probe.probe_machine.ON_BOARD is False  # a library probing for the board
+    assert uses_probe.led(5).startswith("Pin(5")
+    assert repr(uses_probe.Pin) == "<board-only machine.Pin>"

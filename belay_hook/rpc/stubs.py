@@ -10,12 +10,11 @@ left to their defaults are not sent, so the board applies its own defaults
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
-import sys
-from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterator, Mapping, Protocol, Tuple
+from typing import Any, Callable, Dict, Mapping, Protocol, Tuple
 
 from belay_hook.errors import NoBoardError, calling, forget_exceptions, register_exception
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
@@ -317,36 +316,35 @@ class _BoardOnlyModule(ModuleType):
         return BoardOnly(f"{self.__name__}.{attr}", self.__where__)
 
 
-@contextmanager
-def board_only_modules(names: Mapping[str, int], path: str) -> Iterator[None]:
-    """While a host module runs: the modules its board code imports that the host
-    cannot import are stand-ins (:class:`BoardOnly`), and leave ``sys.modules`` after."""
-    made: Dict[str, ModuleType] = {}
-    for name, line in names.items():
-        if name in sys.modules or not _missing(name):
-            continue
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:i])
-            if prefix in sys.modules:
-                continue
-            module = made[prefix] = sys.modules[prefix] = _BoardOnlyModule(prefix)
-            module.__where__ = f"{path}:{line}"  # type: ignore[attr-defined]
-            module.__path__ = []  # a package, so that 'import a.b' finds a.b here
-            if i > 1:
-                setattr(sys.modules[".".join(parts[: i - 1])], parts[i - 1], module)
-    try:
-        yield
-    finally:
-        for name, module in made.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
+def host_builtins(board_imports: Mapping[str, int], path: str) -> Dict[str, Any] | None:
+    """Builtins for a host module whose board code imports modules the host may lack:
+    the module's own imports of those bind stand-ins (:class:`BoardOnly`) where the
+    host has no such module; every other import, here or elsewhere, is as usual."""
+    if not board_imports:
+        return None
+    real = builtins.__import__
+
+    def __import__(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A001
+        try:
+            return real(name, globals, locals, fromlist, level)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if level or name not in board_imports or not (name + ".").startswith(missing + "."):
+                raise
+            where = f"{path}:{board_imports[name]}"
+            return _stand_in(name, where, leaf=bool(fromlist))
+
+    return {**builtins.__dict__, "__import__": __import__}
 
 
-def _missing(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is None
-    except (ImportError, ValueError):
-        return True
+def _stand_in(name: str, where: str, leaf: bool) -> ModuleType:
+    """Stand-in modules for ``name`` and its parents: the leaf (for ``from``) or the top."""
+    parts = name.split(".")
+    top = module = _BoardOnlyModule(parts[0])
+    module.__where__ = where  # type: ignore[attr-defined]
+    for i in range(1, len(parts)):
+        child = _BoardOnlyModule(".".join(parts[: i + 1]))
+        child.__where__ = where  # type: ignore[attr-defined]
+        setattr(module, parts[i], child)
+        module = child
+    return module if leaf else top
