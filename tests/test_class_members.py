@@ -40,6 +40,9 @@ class TMP102:
     def read(self, register):
         return (self.address, register)
 
+    def twin(self):
+        return TMP102(self.address + 1)
+
 
 #@mcu
 def make():
@@ -112,3 +115,8 @@ def test_method_of_an_object_dropped_at_once_runs_and_checks_its_arguments(senso
     assert sensors.TMP102(0x4C).read(3) == (0x4C, 3)  # the object lives until the call returns
     with pytest.raises(TypeError, match=r"read\(\): missing a required argument: 'register'"):
         sensors.TMP102(0x4C).read()
+
+
+def test_method_returning_an_instance_gives_the_host_class(sensors) -> None:
+    twin = sensors.TMP102(0x48).twin()
+    assert isinstance(twin, sensors.TMP102) and twin.read(0) == (0x49, 0)

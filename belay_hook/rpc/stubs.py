@@ -250,8 +250,9 @@ def _method(name: str, method: Method) -> Callable:
             sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{name}(): {exc}") from None
-        with calling(type(self).__module__):
-            return BoardObject.__getattr__(self, name)(*args, **kwargs)
+        module = type(self).__module__
+        with calling(module):
+            return _adopt(module, BoardObject.__getattr__(self, name)(*args, **kwargs))
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Runs {name}() on the board object."
