@@ -64,6 +64,7 @@ class Conversation:
         channel = self.channel
         host_error: BaseException | None = None
         damage: FrameError | None = None
+        lost_call: FrameError | None = None
         ping: int | None = None
         served: set = set()
         quiet_until = time.monotonic() + PING_AFTER
@@ -95,10 +96,13 @@ class Conversation:
                             self.port, f"the reply to {what} was lost on the line"
                         )
                     if waiting not in served:  # it waits for a host call that never came
-                        self._answer(waiting, FrameError(self.port, "a host call was lost"))
+                        lost_call = damage or FrameError(self.port, "a host call was lost")
+                        self._answer(waiting, lost_call)
                         served.add(waiting)
                     ping, quiet_until = None, time.monotonic() + PING_AFTER
                 elif kind in (ops.KIND_RESULT, ops.KIND_ERROR) and frid == rid:
+                    if lost_call is not None:  # the call failed for want of its host call
+                        raise lost_call
                     if damage is not None:  # it hit something else: say so, lose nothing
                         print(f"belay_hook: {damage}", file=sys.stderr)
                     return kind, body, host_error

@@ -417,20 +417,30 @@ class Session:
         )
 
 
-@atexit.register
-def _at_exit() -> None:
-    """Before the interpreter goes: interrupt calls still in flight in other threads and
-    pass on what the boards printed last."""
+def _interrupt_calls() -> None:
+    """The program ends: Ctrl-C the boards' calls still in flight in other threads, so
+    exiting never waits them out (run before non-daemon threads are joined)."""
     for session in list(_open):
         channel = session.channel
-        if channel is None:
-            continue
-        if channel._busy:
+        if channel is not None and channel._busy:
             session._interrupt_in_flight()
-        elif channel.lock.acquire(blocking=False):
+
+
+@atexit.register
+def _at_exit() -> None:
+    """Before the interpreter goes: interrupt calls still in flight, and pass on what
+    the boards printed last."""
+    _interrupt_calls()
+    for session in list(_open):
+        channel = session.channel
+        if channel is not None and channel.lock.acquire(blocking=False):
             try:
                 channel.flush_text(limit=0.5)
             except Exception:  # noqa: BLE001 - exiting: nothing more to do about a board
                 pass
             finally:
                 channel.lock.release()
+
+
+if hasattr(threading, "_register_atexit"):  # CPython 3.9+: runs before threads are joined
+    threading._register_atexit(_interrupt_calls)
