@@ -50,6 +50,7 @@ _KIND_ERROR = const(2)
 _KIND_HOST_CALL = const(3)
 _KIND_EVENT = const(4)
 _KIND_PONG = const(5)
+_KIND_HELLO = const(6)
 
 _PROXY_GETATTR = const(1)
 _PROXY_SETATTR = const(2)
@@ -510,7 +511,7 @@ def _do(op, b):
         i = sys.implementation
         import builtins
 
-        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins), _GEN)
+        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins))
     else:
         raise ValueError(op)
 
@@ -615,6 +616,7 @@ def _serve1(wait=-1):
 
 
 _intr(-1)
+_send(_KIND_HELLO, 0, _GEN)
 while True:
     try:
         if _serve1() == "X":

@@ -49,6 +49,7 @@ class Channel:
         self.on_idle_frame = on_idle_frame
         self.lock = threading.RLock()
         self.lost: BaseException | None = None  # set by the idle reader; the next call raises it
+        self.greeted = False  # the agent's first frame came: the stream is the agent's
         self._source = _Source(serial)
         self._buf = bytearray()
         self._scanned = 0  # how far into an unfinished frame reset signs were looked for
@@ -142,7 +143,8 @@ class Channel:
                 del buf[:1]
                 continue
             if head is None or len(buf) < head[1]:
-                self._unfinished()
+                if self.greeted:
+                    self._unfinished()
                 return None
             size, end = head
             inner = bytes(buf[size - 1 : end - 2])
@@ -159,6 +161,7 @@ class Channel:
             kind, rid = framing.untag(inner[0])
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("< %s %s", ops.KIND_NAMES.get(kind, "?"), _short_hex(inner[1:]))
+            self.greeted = self.greeted or kind == ops.KIND_HELLO
             return kind, rid, inner[1:]
 
     def _unfinished(self) -> None:
@@ -182,7 +185,9 @@ class Channel:
                 if framing.check(inner) == buf[later + head[1] - 2 : later + head[1]]:
                     del buf[:later]
                     self._scanned = 0
-                    raise FrameError(self.port, "a frame from the board was cut short: dropped")
+                    raise FrameError(
+                        self.port, "a damaged frame from the board (cut short): dropped"
+                    )
 
     def _drop_damaged(self) -> None:
         """Drop the damaged frame at the head: up to the next START, where reading resumes."""
@@ -192,7 +197,7 @@ class Channel:
 
     def _emit(self, data: bytes) -> None:
         """Pass printed bytes on; a reset sign among them raises BoardResetError."""
-        if not data:
+        if not data or not self.greeted:  # the raw REPL's, not the agent's
             return
         window = self._tail + data
         self._tail = window[-RESET_SPAN:]
@@ -211,7 +216,12 @@ class Channel:
     def _idle_loop(self) -> None:
         """Between calls, read the board: its prints and events appear as they happen."""
         while not self._closed.is_set():
-            if self._busy or time.monotonic() - self._last_call < _IDLE_AFTER or self.lost:
+            if (
+                self._busy
+                or not self.greeted
+                or self.lost
+                or time.monotonic() - self._last_call < _IDLE_AFTER
+            ):
                 self._closed.wait(_IDLE_AFTER)
                 continue
             try:

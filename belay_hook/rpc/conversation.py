@@ -54,11 +54,39 @@ class Conversation:
         rid = (self.rid + 1) % ops.IDS
         data = frame(rid)
         self.rid = rid
+        self._catch_up()
         dropped = self.objects.take_dropped()
         if dropped:  # freeing needs no reply: it goes along with this request
             data = framing.request(ops.OP_FREE, 0, dropped) + data
         self.channel.write(data)
         return self._await(rid, deadline, timeout, what)
+
+    def greeting(self, timeout: float) -> int:
+        """The agent's generation, from the frame it sends as it starts; what came before
+        it (the raw REPL's last words) is not the agent's and is dropped."""
+        deadline = time.monotonic() + timeout
+        with self.channel.hold(deadline, "the agent to start"):
+            while True:
+                frame = self.channel.read_frame(deadline)
+                if frame is None:
+                    raise BoardTimeoutError(self.port, "the agent to start", timeout)
+                if frame[0] == ops.KIND_HELLO:
+                    return self.decode(frame[2], "the agent's greeting")
+
+    def _catch_up(self) -> None:
+        """Take in what came since the last call (the idle reader may not have yet): a
+        reset then stops the request before it is typed into a fresh REPL."""
+        try:
+            frame = self.channel.poll()
+            while frame is not None:
+                self.idle_frame(frame)
+                frame = self.channel.poll()
+        except BoardResetError as exc:
+            raise BoardResetError(
+                self.port, f"between calls: {str(exc)[len(self.port) + 2 :]}"
+            ) from None
+        except FrameError as exc:
+            print(f"belay_hook: {exc}", file=sys.stderr)
 
     def _await(self, rid: int, deadline: float | None, timeout: float | None, what: str) -> Reply:
         channel = self.channel

@@ -30,7 +30,7 @@ OP_PUT = 6  # (path, data, append): write a piece of a bundle file
 OP_HAS = 7  # path: whether the file exists
 OP_LOAD = 8  # (module, file base name, handles): import a bundle from the filesystem
 OP_LOAD_RAM = 9  # (module, file name, source, handles): compile a bundle into RAM
-OP_INFO = 10  # nothing: the board's implementation, the agent's generation
+OP_INFO = 10  # nothing: the board's implementation
 OP_ANSWER = 11  # (ok, value): the host's answer to a host call, by its id; no reply
 OP_FREE = 12  # [reference, ...] the host dropped (negative: close first); no reply
 OP_BYE = 13  # nothing: leave the serve loop, back to the REPL
@@ -42,6 +42,7 @@ KIND_ERROR = 2  # (type name, args, errno, traceback text)
 KIND_HOST_CALL = 3  # (host function id, args, kwargs): board code called a host function
 KIND_EVENT = 4  # (topic, value) from belay_hook.emit on the board
 KIND_PONG = 5  # None at the agent's top level, else the host-call id it waits for
+KIND_HELLO = 6  # the agent's generation, sent once as it starts: the stream is its from here
 
 # Proxy operations (OP_OBJECT), what the host asks of a board object.
 PROXY_GETATTR = 1

@@ -121,9 +121,8 @@ class Session:
         self._talk = Conversation(self.channel, self.objects, self._lose)
         self.channel.on_idle_frame = self._talk.idle_frame
         self.lost = None
-        info = self._request(ops.OP_INFO, None, timeout=10.0)
-        self.info, generation = tuple(info[:-1]), info[-1]
-        self.objects.restart(generation)
+        self.objects.restart(self._talk.greeting(10.0))
+        self.info = tuple(self._request(ops.OP_INFO, None, timeout=10.0))
         name, _version, mpy, _platform, self._dir, builtin_names = self.info
         self.builtins = frozenset(builtin_names)
         # CircuitPython's .mpy files are its own: it gets source, whatever _mpy says.
@@ -371,7 +370,8 @@ class Session:
             why = channel.lost
             self._lose(why)
             if isinstance(why, BoardResetError):
-                raise BoardResetError(self.link.port, f"between calls: {why}")
+                detail = str(why)[len(self.link.port) + 2 :]
+                raise BoardResetError(self.link.port, f"between calls: {detail}")
         if self.channel is None:
             self._reconnect()
         assert self._talk is not None
