@@ -565,13 +565,16 @@ def _frame():
                 except MemoryError:
                     w = None
         rid = (t - _TAG_BASE) % _IDS
+        try:
+            w = bytes(w)
+            if 16 in w:
+                for e in b"\x01\x02\x03\x04\n\r\xfe":
+                    w = w.replace(bytes((16, e ^ 32)), bytes((e,)))
+                w = w.replace(b"\x10\x30", b"\x10")
+        except (MemoryError, TypeError):  # TypeError: bytes(None), no room to read it
+            w = None
         if w is None:
             return 0, rid, MemoryError("a request of %d bytes: too big for the board's heap" % n)
-        w = bytes(w)
-        if 16 in w:
-            for e in b"\x01\x02\x03\x04\n\r\xfe":
-                w = w.replace(bytes((16, e ^ 32)), bytes((e,)))
-            w = w.replace(b"\x10\x30", b"\x10")
         if _check((bytes((t,)), w[:-2])) != w[-2] << 8 | w[-1]:
             return 0, rid, None
         return (t - _TAG_BASE) // _IDS, rid, w[:-2]

@@ -57,6 +57,11 @@ def reset_after(seconds):
     machine.reset()
 
 #@mcu
+def chatter(lines):
+    for n in range(lines):
+        print("line", n)
+
+#@mcu
 def later(text, delay):
     import _thread
     def run():
@@ -348,3 +353,53 @@ def test_exiting_with_a_call_in_flight_interrupts_it(micropython, modules, kind:
     assert "exiting" in proc.stdout, proc.stderr
     if kind == "plain":  # the thread's call ends with the interrupt
         assert "KeyboardInterrupt" in proc.stderr
+
+
+@pytest.fixture
+def relayed(micropython) -> Iterator[str]:
+    """A ``socket://`` URL fronting an emulated board: a TCP-to-pty relay, as a
+    network serial server would be."""
+    import os
+    import select
+    import socket
+
+    with Emulator() as emu:
+        server = socket.create_server(("127.0.0.1", 0))
+        stop = threading.Event()
+
+        def relay() -> None:
+            conn, _ = server.accept()
+            fd = os.open(emu.port, os.O_RDWR | os.O_NOCTTY)
+            try:
+                while not stop.is_set():
+                    for ready in select.select([conn, fd], [], [], 0.05)[0]:
+                        if ready is conn:
+                            data = conn.recv(65536)
+                            if not data:
+                                return
+                            os.write(fd, data)
+                        else:
+                            conn.sendall(os.read(fd, 65536))
+            finally:
+                conn.close()
+                os.close(fd)
+
+        thread = threading.Thread(target=relay, daemon=True)
+        thread.start()
+        yield f"socket://127.0.0.1:{server.getsockname()[1]}"
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def test_socket_ports_carry_calls_and_prints(relayed, modules) -> None:
+    printed: list = []
+    modules.write("faulty", BOARD)
+    with belay_hook.install(relayed, timeout=None, on_text=printed.append):
+        import faulty
+
+        assert finishes(lambda: faulty.inc(41)) == 42
+        finishes(lambda: faulty.chatter(3000))
+        assert finishes(lambda: faulty.echo(bytes(range(256)) * 64)) == bytes(range(256)) * 64
+        in_order = "".join(printed) == "".join(f"line {n}\n" for n in range(3000))
+        assert in_order  # (a bool: a diff of 30 kB of text would take minutes)

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import logging
 import os
+import select
 import time
 from typing import Callable, Iterator, NamedTuple, Union
 
@@ -215,7 +216,11 @@ class Link:
         self._kept.clear()
         port = self.serial
         with self._port_errors():
-            received = port.read(port.in_waiting) if port.in_waiting else b""
+            sock = getattr(port, "_socket", None)  # socket:// reports 1 byte waiting at most
+            if sock is not None and select.select([sock], [], [], 0)[0]:
+                received = sock.recv(65536) or b""
+            else:
+                received = port.read(port.in_waiting) if port.in_waiting else b""
         self._remember(received)
         return data + received
 

@@ -11,6 +11,7 @@ and interrupts appear as they happen, not at the next call.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import contextlib
 import errno
@@ -20,6 +21,7 @@ import select
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, Tuple
 
 from belay_hook.board.repl_text import RESET_SPAN, reset_sign
@@ -31,6 +33,7 @@ _START = bytes((ops.START,))
 _IDLE_AFTER = 0.02  # the idle reader starts reading this long after the last call
 _IDLE_POLL = 0.05
 log = logging.getLogger(__name__)  # DEBUG: a short hex trace of every frame (-vv)
+_open: weakref.WeakSet = weakref.WeakSet()
 
 
 class Channel:
@@ -62,6 +65,7 @@ class Channel:
             target=self._idle_loop, name=f"belay_hook {port}", daemon=True
         )
         self._idle.start()
+        _open.add(self)
 
     # ------------------------------------------------------------ ownership
 
@@ -88,8 +92,14 @@ class Channel:
             log.debug("> %s", _short_hex(data))
         self._source.write(data)
 
+    def interrupt(self) -> None:
+        """Ctrl-C the board code a call runs (between calls the agent ignores it)."""
+        with contextlib.suppress(OSError, ValueError):
+            self._source.write(b"\x03")
+
     def close(self) -> None:
         """Stop the idle reader; the port stays the link's to close."""
+        _open.discard(self)
         self._closed.set()
         if self._idle is not threading.current_thread():
             self._idle.join(1.0)
@@ -246,6 +256,33 @@ class Channel:
             print(f"belay_hook: {exc}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - a reset, a port gone: the next call says so
             self.lost = exc
+
+
+def _interrupt_calls() -> None:
+    """The program ends: Ctrl-C the boards' calls still in flight in other threads, so
+    exiting never waits them out (run before non-daemon threads are joined)."""
+    for channel in list(_open):
+        if channel._busy:
+            channel.interrupt()
+
+
+@atexit.register
+def _at_exit() -> None:
+    """Before the interpreter goes: interrupt calls still in flight, and pass on what
+    the boards printed last."""
+    _interrupt_calls()
+    for channel in list(_open):
+        if channel.lock.acquire(blocking=False):
+            try:
+                channel.flush_text(limit=0.5)
+            except Exception:  # noqa: BLE001 - exiting: nothing more to do about a board
+                pass
+            finally:
+                channel.lock.release()
+
+
+if hasattr(threading, "_register_atexit"):  # CPython 3.9+: runs before threads are joined
+    threading._register_atexit(_interrupt_calls)
 
 
 class _Source:

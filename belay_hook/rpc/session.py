@@ -11,14 +11,12 @@ runs; board objects and host functions to an :class:`~belay_hook.rpc.objects.Obj
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import hashlib
 import sys
 import threading
 import time
-import weakref
 from typing import Any, Callable, Dict, Iterator, Mapping, Tuple
 
 from serial import SerialException
@@ -44,7 +42,6 @@ from belay_hook.splitter.result import HANDLE_KINDS, Export
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 _NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
 _local = threading.local()
-_open: weakref.WeakSet = weakref.WeakSet()
 
 
 @contextlib.contextmanager
@@ -104,7 +101,6 @@ class Session:
     def start(self) -> Session:
         """Put the agent on the board and learn what .mpy format it loads."""
         self._start_agent()
-        _open.add(self)
         return self
 
     def _start_agent(self) -> None:
@@ -135,7 +131,8 @@ class Session:
         A call still running in another thread is interrupted, not waited out.
         """
         if not self._lock.acquire(timeout=1.0):
-            self._interrupt_in_flight()
+            if self.channel is not None:  # another thread's call: Ctrl-C it, not wait it out
+                self.channel.interrupt()
             self._lock.acquire(timeout=SETTLE)
         try:
             if self.channel is not None and self.lost is None:
@@ -176,13 +173,6 @@ class Session:
             self._lose(BelayHookError("the agent stopped to lend the link"))
             self.link.enter_raw_repl()
             yield self.link
-
-    def _interrupt_in_flight(self) -> None:
-        """Another thread's call holds the board: Ctrl-C it, so exiting does not wait."""
-        channel = self.channel
-        if channel is not None:
-            with contextlib.suppress(OSError, SerialException):
-                channel.write(b"\x03")
 
     def _teardown(self) -> None:
         for module, exports in self.exports.items():
@@ -415,32 +405,3 @@ class Session:
             f"board lost ({self.lost}) and {self.reconnect_attempts} attempts to reconnect "
             f"failed; last: {last}",
         )
-
-
-def _interrupt_calls() -> None:
-    """The program ends: Ctrl-C the boards' calls still in flight in other threads, so
-    exiting never waits them out (run before non-daemon threads are joined)."""
-    for session in list(_open):
-        channel = session.channel
-        if channel is not None and channel._busy:
-            session._interrupt_in_flight()
-
-
-@atexit.register
-def _at_exit() -> None:
-    """Before the interpreter goes: interrupt calls still in flight, and pass on what
-    the boards printed last."""
-    _interrupt_calls()
-    for session in list(_open):
-        channel = session.channel
-        if channel is not None and channel.lock.acquire(blocking=False):
-            try:
-                channel.flush_text(limit=0.5)
-            except Exception:  # noqa: BLE001 - exiting: nothing more to do about a board
-                pass
-            finally:
-                channel.lock.release()
-
-
-if hasattr(threading, "_register_atexit"):  # CPython 3.9+: runs before threads are joined
-    threading._register_atexit(_interrupt_calls)
