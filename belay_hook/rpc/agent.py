@@ -26,5 +26,9 @@ def agent_loader(source: str) -> str:
     packed = base64.b64encode(zlib.compress(source.encode(), 9)).decode()
     return (
         "import deflate,io,binascii\n"
-        f"exec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')),deflate.ZLIB).read())\n"
+        # Compiled in a statement of its own: the inflater's 32 KiB window and the text
+        # are freed before the agent runs (inside exec(...) they live as long as it).
+        f"c=compile(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64('{packed}')),"
+        "deflate.ZLIB).read(),'agent','exec')\n"
+        "exec(c)\n"
     )

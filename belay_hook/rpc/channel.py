@@ -187,7 +187,7 @@ class Channel:
         later = buf.find(_START, 1)
         if later > 0:
             try:
-                head = framing.header(buf[later:])
+                head = framing.header(buf[later : later + 12])  # a header fits in 12 bytes
             except framing.NotAFrame:
                 return
             if head is not None and later + head[1] <= len(buf):
