@@ -216,7 +216,10 @@ class Link:
         self._kept.clear()
         port = self.serial
         with self._port_errors():
-            sock = getattr(port, "_socket", None)  # socket:// reports 1 byte waiting at most
+            # socket:// reports 1 byte waiting at most: read its socket (not rfc2217's,
+            # which carries telnet commands for pyserial to decode)
+            raw = type(port).__module__.endswith("protocol_socket")
+            sock = getattr(port, "_socket", None) if raw else None
             if sock is not None and select.select([sock], [], [], 0)[0]:
                 received = sock.recv(65536) or b""
             else:
