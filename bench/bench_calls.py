@@ -40,6 +40,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 BLOB_SIZE = 65536
+# Our board's heap. On 256 KiB (an RP2040's, as for Belay's call board) the agent
+# compiled from source leaves no 64 KiB block for the blob; round trips do not depend
+# on it (docs/PERFORMANCE.md).
 OURS_HEAP = "384k"
 BLOB_EXPR = "bytes(range(256)) * 256"  # every byte value: no codec gets an easy ride
 SHAPES: Dict[str, Dict[str, Any]] = {
@@ -206,8 +209,6 @@ class OursBoard:
         import belay_hook.splitter.cut  # noqa: F401
         from belay_hook.emulator import Emulator
 
-        # 384 KiB: on 256 KiB the agent compiled from source leaves no 64 KiB block for
-        # the blob (see docs/PERFORMANCE.md); the round trips do not depend on the heap.
         self.emulator = Emulator(heap=OURS_HEAP, **shape).start()
         self.hook = belay_hook.install(port=self.emulator.port)
         self.small_name = f"bench_small_{tag}"

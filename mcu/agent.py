@@ -474,7 +474,7 @@ def _on(o, op, x):
 
 def _do(op, b):
     if op == _OP_CALL or op == _OP_CALL_KW:  # handle, [kwargs], arguments
-        h, i = _uint(b, 0)
+        h, i = _dec(b, 0)
         k = {}
         if op == _OP_CALL_KW:
             k, i = _dec(b, i)

@@ -121,11 +121,15 @@ class Channel:
                 return None
             if self._source.wait(_IDLE_POLL if wait is None else min(wait, _IDLE_POLL)):
                 self._buf += self._source.read()
+            else:
+                self._stalled()
 
     def poll(self) -> Frame | None:
         """A frame if one is complete with what has arrived, else None; never waits."""
         if self._source.wait(0):
             self._buf += self._source.read()
+        else:
+            self._stalled()
         return self._take()
 
     def flush_text(self, quiet: float = 0.05, limit: float = 1.0) -> None:
@@ -153,8 +157,6 @@ class Channel:
                 del buf[:1]
                 continue
             if head is None or len(buf) < head[1]:
-                if self.greeted:
-                    self._unfinished()
                 return None
             size, end = head
             inner = bytes(buf[size - 1 : end - 2])
@@ -174,10 +176,13 @@ class Channel:
             self.greeted = self.greeted or kind == ops.KIND_HELLO
             return kind, rid, inner[1:]
 
-    def _unfinished(self) -> None:
-        """The frame at the head is not all here: see whether it never will be (the
-        board reset, or its length was damaged and the next frame already began)."""
+    def _stalled(self) -> None:
+        """Nothing came for a while and the frame at the head is not all here: see whether
+        it never will be (the board reset, or its length was damaged and the next frame
+        already began). Only then: scanning every piece of a long frame costs throughput."""
         buf = self._buf
+        if not self.greeted or not buf or buf[0] != ops.START:
+            return
         scan_from = max(self._scanned - RESET_SPAN, 1)
         self._scanned = len(buf)
         if reset_sign(bytes(buf[scan_from:])) is not None:

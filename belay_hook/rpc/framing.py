@@ -27,7 +27,7 @@ import zlib
 from typing import Any, Tuple
 
 from belay_hook.rpc import ops
-from belay_hook.rpc.codec import Context, encode, put_uint
+from belay_hook.rpc.codec import Context, encode
 
 MAX_FRAME = 64 << 20  # no board sends more in one frame; a bigger length is garbage
 _TO_ESCAPE = re.compile(b"[" + re.escape(ops.ESCAPED) + b"]")
@@ -89,7 +89,7 @@ def call_request(
 ) -> bytes:
     """A call of the function with ``handle``: its arguments follow, one value each."""
     parts: list = []
-    put_uint(handle, parts)
+    encode(handle, parts)  # a value, not a varint: small ints hold no control byte
     if kwargs:
         encode(kwargs, parts, "keyword argument", context)
     for n, arg in enumerate(args):
