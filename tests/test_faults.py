@@ -9,7 +9,6 @@ session works afterwards.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import threading
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
@@ -137,12 +136,6 @@ def test_a_reset_during_a_call_without_timeout_raises_not_hangs(board) -> None:
     assert finishes(board.mod.bump) == 1  # reconnected, setup ran afresh
 
 
-needs_reset_button = pytest.mark.skipif(
-    not hasattr(Emulator, "hard_reset"), reason="the emulator has no reset button yet"
-)
-
-
-@needs_reset_button
 def test_a_reset_between_calls_is_raised_at_the_next_call(board) -> None:
     board.mod.bump()
     board.emu.hard_reset()  # while the host idles: its idle reader sees the banner
@@ -157,7 +150,6 @@ def test_a_reset_between_calls_is_raised_at_the_next_call(board) -> None:
     assert board.mod.bump() == 1
 
 
-@needs_reset_button
 def test_a_reset_during_a_long_call_raises_at_once(board) -> None:
     calling = threading.Thread(target=board.emu.hard_reset)
     threading.Timer(0.3, calling.start).start()
@@ -243,12 +235,6 @@ def test_a_timeout_covers_the_wait_for_another_threads_call(board) -> None:
     assert board.mod.inc(1) == 2
 
 
-needs_faults = pytest.mark.skipif(
-    importlib.util.find_spec("belay_hook.emulator.faults") is None,
-    reason="the emulator injects no faults yet",
-)
-
-
 def right_or_frame_error(call: Callable[[], Any], expected: Any) -> bool:
     """The call's value is right, or it raised FrameError; True if it raised."""
     try:
@@ -260,7 +246,6 @@ def right_or_frame_error(call: Callable[[], Any], expected: Any) -> bool:
     return False
 
 
-@needs_faults
 @pytest.mark.parametrize("fault", ["flip", "flip7", "drop", "duplicate"])
 def test_a_damaged_reply_is_an_error_never_a_wrong_value(board, fault: str) -> None:
     """Every byte of the reply frame of inc(41), damaged in turn (the reply is 6 bytes)."""
@@ -277,7 +262,6 @@ def test_a_damaged_reply_is_an_error_never_a_wrong_value(board, fault: str) -> N
     assert errors >= 1
 
 
-@needs_faults
 @pytest.mark.parametrize("fault", ["flip", "drop", "duplicate"])
 def test_a_damaged_request_is_an_error_never_a_wrong_call(board, fault: str) -> None:
     assert board.mod.bump() == 1
@@ -288,7 +272,6 @@ def test_a_damaged_request_is_an_error_never_a_wrong_call(board, fault: str) -> 
     assert board.mod.bump() == 2  # the agent and its state lived through it all
 
 
-@needs_faults
 def test_a_garbled_event_costs_nothing_else(board, capfd) -> None:
     board.emu.faults.flip(when=b"\xfe", after=4)  # the event, sent before the result
     assert finishes(lambda: board.mod.announce("topic", 5)) == 5
@@ -296,7 +279,6 @@ def test_a_garbled_event_costs_nothing_else(board, capfd) -> None:
     assert board.mod.inc(1) == 2
 
 
-@needs_faults
 def test_a_garbled_host_call_is_a_frame_error(board) -> None:
     board.emu.faults.flip(when=b"\xfe", after=4)  # the board's call of the host function
     with pytest.raises(belay_hook.FrameError):
@@ -305,7 +287,6 @@ def test_a_garbled_host_call_is_a_frame_error(board) -> None:
     assert board.mod.bump() == 1  # state kept: no reset happened
 
 
-@needs_faults
 def test_a_reply_after_its_timeout_is_dropped(board) -> None:
     assert board.mod.bump() == 1
     board.emu.faults.stall(1.0, when=b"\xfe")
