@@ -268,3 +268,16 @@ def test_events_from_a_board_thread(hook, modules) -> None:
         assert got == list(range(20))  # all of them, in order
     finally:
         events.remove_handler("tick", handler)
+
+
+def test_closing_prints_nothing_of_the_raw_repl(micropython: str) -> None:
+    """After the agent's goodbye the raw REPL prints its end marks and prompt: those are
+    the link's bytes, never the program's output (they once leaked into stdout)."""
+    from belay_hook.rpc.connection import connect
+
+    for _ in range(5):
+        printed: list = []
+        session = connect("emulator", on_text=printed.append)
+        session.close()
+        text = "".join(printed)
+        assert "\x04" not in text and ">" not in text, repr(text)

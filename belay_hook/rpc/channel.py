@@ -53,6 +53,7 @@ class Channel:
         self.lock = threading.RLock()
         self.lost: BaseException | None = None  # set by the idle reader; the next call raises it
         self.greeted = False  # the agent's first frame came: the stream is the agent's
+        self._ending = False  # the request in flight stops the agent (see end_after_reply)
         self._source = _Source(serial)
         self._buf = bytearray()
         self._scanned = 0  # how far into an unfinished frame reset signs were looked for
@@ -85,6 +86,11 @@ class Channel:
             self._busy -= 1
             self._last_call = time.monotonic()
             self.lock.release()
+
+    def end_after_reply(self) -> None:
+        """The request going out stops the agent: after its reply the bytes are the raw
+        REPL's (its end-of-output marks and prompt), never the board's printed text."""
+        self._ending = True
 
     def write(self, data: bytes) -> None:
         """Send all of ``data``."""
@@ -174,6 +180,8 @@ class Channel:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("< %s %s", ops.KIND_NAMES.get(kind, "?"), _short_hex(inner[1:]))
             self.greeted = self.greeted or kind == ops.KIND_HELLO
+            if self._ending and kind in (ops.KIND_RESULT, ops.KIND_ERROR):
+                self.greeted = self._ending = False  # what follows is the raw REPL's
             return kind, rid, inner[1:]
 
     def _stalled(self) -> None:

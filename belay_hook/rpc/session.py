@@ -137,8 +137,8 @@ class Session:
         try:
             if self.channel is not None and self.lost is None:
                 self._teardown()
+                self.channel.end_after_reply()
                 self._request(ops.OP_BYE, None, timeout=2.0)
-                self.channel.flush_text()
         except (BelayHookError, OSError):
             pass  # a board that went away needs no goodbye
         finally:
@@ -167,6 +167,7 @@ class Session:
                 raise BelayHookError(f"{self.link.port}: the session with the board is closed")
             if self.channel is not None:
                 try:
+                    self.channel.end_after_reply()
                     self._request(ops.OP_BYE, None, timeout=2.0)
                 except (BelayHookError, OSError):
                     pass  # entering the raw REPL interrupts whatever still runs
