@@ -31,6 +31,10 @@ from belay_hook.splitter.markers import source_lines
 from belay_hook.splitter.result import Export as Export  # re-exported: bundle.Export
 from belay_hook.splitter.result import Split
 
+# Text any native decorator must contain: without it, no parse is needed.
+_NATIVE_TEXT = re.compile(r"@[\s\\]*micropython[\s\\]*\.[\s\\]*(?:native|viper|asm_)")
+
+
 # Every module whose code shapes a split, read as files: importing the splitter
 # would load libcst, which a warm-cache import never needs.
 SPLIT_MODULES = ("markers.py", "cut.py", "members.py", "dependencies.py", "scopes.py", "result.py")
@@ -136,7 +140,10 @@ def _native_line(mcu_source: str) -> int | None:
     """Line of the first ``@micropython.native``/``viper``/``asm_*`` decorator, or None.
 
     Read from the syntax tree, not the text: the same words in a docstring do not count.
+    Source without the decorator's text is not parsed at all (a warm import stays cheap).
     """
+    if not _NATIVE_TEXT.search(mcu_source):
+        return None
     try:
         tree = ast.parse(mcu_source)
     except SyntaxError:

@@ -164,21 +164,29 @@ def compiler_for(fmt: BoardFormat, native: bool = False) -> Compiler | None:
     return compilers[max(same_major)] if same_major else None
 
 
-def compile_mpy(source: bytes, filename: str, compiler: Compiler, march: str | None) -> bytes:
+def compile_mpy(
+    source: bytes, filename: str, compiler: Compiler, march: str | None, optimize: int = 0
+) -> bytes:
     """`source` as .mpy from `compiler` (`march`: the native arch, if it has native code).
 
-    `filename` goes into the .mpy for tracebacks. Cached on disk by everything that
-    shapes the output; a damaged entry is a miss. Raises CompileError.
+    `filename` goes into the .mpy for tracebacks; `optimize` 3 leaves out line
+    numbers and asserts (smaller in the board's RAM). Cached on disk by everything
+    that shapes the output; a damaged entry is a miss. Raises CompileError.
     """
-    name = cache.key("mpy", compiler.banner, str(march), filename, source) + ".mpy"
+    parts = [compiler.banner, str(march), filename, source] + (
+        [f"-O{optimize}"] if optimize else []
+    )
+    name = cache.key("mpy", *parts) + ".mpy"
     code = cache.get(name)
     if code is None or code[:2] != bytes((ord("M"), int(compiler.version.split(".")[0]))):
-        code = _mpy_cross(source, filename, compiler, march)
+        code = _mpy_cross(source, filename, compiler, march, optimize)
         cache.put(name, code)
     return code
 
 
-def _mpy_cross(source: bytes, filename: str, compiler: Compiler, march: str | None) -> bytes:
+def _mpy_cross(
+    source: bytes, filename: str, compiler: Compiler, march: str | None, optimize: int = 0
+) -> bytes:
     with tempfile.TemporaryDirectory(prefix="belay_hook-") as tmp:
         src = os.path.join(tmp, "src.py")
         out = os.path.join(tmp, "out.mpy")
@@ -186,6 +194,7 @@ def _mpy_cross(source: bytes, filename: str, compiler: Compiler, march: str | No
             f.write(source)
         cmd = [compiler.path, "-s", filename, "-o", out]
         cmd += [f"-march={march}"] if march else []
+        cmd += [f"-O{optimize}"] if optimize else []
         proc = subprocess.run(cmd + [src], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0 or not os.path.exists(out):
             raise CompileError(proc.stderr or proc.stdout, compiler, march)

@@ -1,6 +1,6 @@
 # belay_hook resident agent: runs on the board, serves calls from the host.
 #
-# Uploaded once per session through the raw REPL and left running: each call
+# Started once per session by a loader sent through the raw REPL and left running: each call
 # is then one framed request in and one framed reply out, nothing compiled.
 # The wire format is described in belay_hook/rpc/framing.py and its names are
 # those of belay_hook/rpc/ops.py (tests/test_ops.py checks they agree):
@@ -12,7 +12,8 @@
 # between calls is a stray byte here, skipped like any byte outside a frame.
 # Ctrl-A outside a frame stops the agent (a tool taking the raw REPL back).
 #
-# MicroPython only: keep it small (it is uploaded as source) and frugal.
+# MicroPython only: keep it small and frugal. It lives compiled on the
+# board's flash (belay_hook/rpc/agent.py) and its code stays in RAM while it serves.
 
 import sys
 import struct
@@ -36,7 +37,7 @@ _OP_CALL_NAME = const(3)
 _OP_OBJECT = const(4)
 _OP_THREAD = const(5)
 _OP_PUT = const(6)
-_OP_HAS = const(7)
+_OP_COMMIT = const(7)
 _OP_LOAD = const(8)
 _OP_LOAD_RAM = const(9)
 _OP_INFO = const(10)
@@ -414,12 +415,49 @@ def _put(path, data, append):
         f.write(data)
 
 
-def _has(path):
+def _has(path, sha, cheap, to=None):
+    # Whether `path` holds the content the host expects: 12 hex digits of its
+    # sha256 or, on a board without sha256, its size and byte sum. A file that
+    # does not is removed, so it is never imported; one that does is renamed
+    # to `to` if given (an upload arrived whole).
+    import os
+
     try:
-        open(path, "rb").close()
-        return True
+        import hashlib
+
+        h = hashlib.sha256()
+    except (ImportError, AttributeError):
+        h = None
+    n = s = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                b = f.read(256)
+                if not b:
+                    break
+                n += len(b)
+                if h:
+                    h.update(b)
+                else:
+                    s += sum(b)
     except OSError:
         return False
+    if h:
+        import binascii
+
+        d = binascii.hexlify(h.digest()[:6]).decode()
+    else:
+        d = "%x_%x" % (n, s)
+    if d not in (sha, cheap):
+        os.remove(path)
+        return False
+    if to:
+        try:
+            os.remove(to)
+        except OSError:
+            pass
+        os.rename(path, to)
+    return True
 
 
 def _on(o, op, x):
@@ -499,11 +537,14 @@ def _do(op, b):
         _thread.start_new_thread(_mods[a[0]][a[1]], a[2], a[3])
     elif op == _OP_PUT:  # (path, data, append)
         _put(*a)
-    elif op == _OP_HAS:  # path
-        return _has(a)
-    elif op == _OP_LOAD:  # (module, file base name, handles)
-        _load(a[0], a[1])
+    elif op == _OP_COMMIT:  # (temporary path, path, sha, cheap): verify, then rename
+        return _has(a[0], a[2], a[3], a[1])
+    elif op == _OP_LOAD:  # (module, file name, handles, cheap digest): False if not there
+        if not _has(_DIR + "/" + a[1], a[1][a[1].index("_") + 1 : a[1].index(".")], a[3]):
+            return False
+        _load(a[0], a[1][: a[1].index(".")])
         _handles(a[0], a[2])
+        return True
     elif op == _OP_LOAD_RAM:  # (module, file name, source, handles)
         _ram(a[0], a[1], a[2])
         _handles(a[0], a[3])
@@ -511,7 +552,8 @@ def _do(op, b):
         i = sys.implementation
         import builtins
 
-        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, dir(builtins))
+        b = dir(builtins) if a else None  # the host caches them per firmware
+        return (i.name, tuple(i.version), getattr(i, "_mpy", None), sys.platform, _DIR, b)
     else:
         raise ValueError(op)
 
@@ -618,12 +660,18 @@ def _serve1(wait=-1):
         _error(rid, e)
 
 
-_intr(-1)
-_send(_KIND_HELLO, 0, _GEN)
-while True:
-    try:
-        if _serve1() == "X":
-            break
-    except (KeyboardInterrupt, MemoryError):  # a call ended as its reply went: it is over
-        pass
-_intr(3)
+def _main():
+    # Called once the module is imported: its top-level code is freed by then.
+    import gc
+
+    gc.collect()  # what the loader read goes before any call allocates
+    _intr(-1)
+    _out.write(b"\x06")  # serving from now on: the host owns the port
+    _send(_KIND_HELLO, 0, _GEN)
+    while True:
+        try:
+            if _serve1() == "X":
+                break
+        except (KeyboardInterrupt, MemoryError):  # a call ended as its reply went: it is over
+            pass
+    _intr(3)

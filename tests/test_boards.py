@@ -62,7 +62,8 @@ def test_bundles_stay_on_the_board(micropython, modules, tmp_path) -> None:
         assert cached.f() == 1
         first = hook.session.uploaded_bytes
     assert first > 0
-    stored = sorted(p.name for p in (flash / ".belay_hook").iterdir())
+    # bundles are b*; the agent (a*) is kept beside them
+    stored = sorted(p.name for p in (flash / ".belay_hook").glob("b*"))
     assert len(stored) == 1
 
     # a new session on the same board: the bundle is there, nothing is uploaded
@@ -82,7 +83,7 @@ def test_bundles_stay_on_the_board(micropython, modules, tmp_path) -> None:
 
         assert cached.f() == 2
         assert hook.session.uploaded_bytes > 0
-    now = sorted(p.name for p in (flash / ".belay_hook").iterdir())
+    now = sorted(p.name for p in (flash / ".belay_hook").glob("b*"))
     assert len(now) == 1 and now != stored
 
 

@@ -1,7 +1,9 @@
-"""Every example runs on the emulated board as it is, the way the README says to run it."""
+"""Every example runs on the emulated board as it is, the way the README says to run it,
+on a 64 KB heap: what a small board (ESP8266, SAMD21, a small STM32) has."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +66,7 @@ def test_example_runs(micropython: str, name: str) -> None:
         text=True,
         timeout=120,
         cwd=main.parent,
+        env=dict(os.environ, BELAY_HOOK_EMULATOR_HEAP="64k"),
     )
     assert proc.returncode == 0, proc.stderr
     for line in EXPECTED[name]:

@@ -270,13 +270,42 @@ class Link:
         self._in_raw_repl = False
         return seen
 
+    def _interrupt_quickly(self) -> bytes:
+        """Ctrl-C once and whatever already came back, without waiting for silence:
+        `_reach_raw_prompt` reads on until the raw REPL prompt, and interrupts again
+        if the board stays busy (code that caught this one). A second Ctrl-C right
+        away could land while the board prints the first one's traceback.
+
+        A board already printing (rebooting, say) may yet send a prompt of its own,
+        which a Ctrl-A now would double: it is interrupted the patient way."""
+        if self.in_waiting:
+            return self._interrupt()
+        self._send(b"\x03")
+        seen = self.read_available()
+        self._in_raw_repl = False
+        return seen
+
     def _expect_raw_prompt(self, due: _Due) -> bytes:
-        """Read up to the raw REPL prompt, which the board sends once it waits there."""
-        text = self._read_until(RAW_BANNER, due, "the raw REPL prompt")
-        line_end = self._read_until(b">", due, "the raw REPL prompt")
-        if line_end not in (b"\r\n>", b"\n>"):
-            raise LinkError(self.port, f"unexpected end of the raw REPL banner: {line_end!r}")
-        return text
+        """Read up to the raw REPL prompt the board sends once it has soft-rebooted: the
+        one after its ``OK`` for the Ctrl-D (a banner before that was an earlier one's,
+        late). A board that came back at its friendly prompt instead (it reset harder
+        than asked) gets a Ctrl-A each time it falls silent there."""
+        text = bytearray()
+        asked = False  # a Ctrl-A was sent: its banner needs no OK before it
+        while True:
+            data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
+            if data:
+                text += data
+                del text[:-4096]
+                clean = strip_osc(bytes(text))
+                at = clean.rfind(RAW_BANNER)
+                fresh = asked or 0 <= clean.find(b"OK") < at
+                if fresh and at >= 0 and clean[at + len(RAW_BANNER) :] in (b"\r\n>", b"\n>"):
+                    return bytes(text)
+            elif strip_osc(bytes(text)).endswith(b">>> "):
+                self._send(b"\x01")
+                text.clear()
+                asked = True
 
     def _reach_raw_prompt(self, due: _Due) -> bytes:
         """Send Ctrl-A until the raw REPL prompt comes. A CircuitPython board waiting
@@ -305,8 +334,8 @@ class Link:
             line_end = clean[at + len(RAW_BANNER) :] if at >= 0 else b""
             if line_end in (b"\r\n>", b"\n>"):
                 break
-            if line_end and not b"\r\n>".startswith(line_end) and line_end != b"\n":
-                raise LinkError(self.port, f"unexpected end of the raw REPL banner: {line_end!r}")
+            # More after a banner (the board reset or printed on): as an answer
+            # without one, silence then brings another Ctrl-A.
         if resent:  # the first Ctrl-A may yet bring a banner: read past what it could send
             self._send(b"pass\x04")
             text += self._read_until(b"OK\x04\x04>", due, "the raw REPL prompt")
@@ -314,8 +343,10 @@ class Link:
 
     def enter_raw_repl(self, soft_reset: bool = False) -> None:
         """Interrupt the board and switch it to the raw REPL; optionally soft-reboot it
-        there first (clearing its state). Sets `flavour`."""
-        seen = self._interrupt()
+        there first (clearing its state). Sets `flavour`.
+
+        Nothing here waits for silence: each step reads until the prompt it expects."""
+        seen = self._interrupt_quickly()
         due = self._due(None)
         seen += self._reach_raw_prompt(due)
         if soft_reset:
@@ -366,6 +397,10 @@ class Link:
         """
         due = self._due(timeout)
         self._upload(_source(code), due)
+        return self._reply(due, on_output)
+
+    def _reply(self, due: _Due, on_output: Callable[[bytes], None] | None = None) -> bytes:
+        """Read the reply to code sent to run: its output, up to the prompt after it."""
         osc = OscFilter(active=self.flavour == "circuitpython")
         reply = bytearray()  # <stdout> 0x04 <traceback> 0x04 ">"
         streamed = 0
@@ -399,6 +434,30 @@ class Link:
         """Send `code` and return as soon as the board runs it, without waiting for it to
         end: the caller owns the byte stream from then on."""
         self._upload(_source(code), self._due(None))
+
+    def exec_until(
+        self, code: Union[str, bytes], ready: bytes, timeout: float | None = None
+    ) -> bytes | None:
+        """Send `code` and read what it prints first: None once that is `ready` (the
+        code runs on and the caller owns the byte stream), else the code's whole output
+        once it ends (its error raised as `exec` does)."""
+        due = self._due(timeout)
+        self._upload(_source(code), due)
+        return self.read_ready(ready, timeout=max(0.0, due.deadline - time.monotonic()))
+
+    def read_ready(self, ready: bytes, timeout: float | None = None) -> bytes | None:
+        """After `exec_start` (or `exec_until`): None if the running code prints
+        `ready` next, else, once the code ends, all it printed (see `exec`)."""
+        due = self._due(timeout)
+        first = self._read_exactly(len(ready), due, "the board code to answer")
+        if first == ready:
+            return None
+        self._kept[:0] = first
+        return self._reply(due)
+
+    def finish(self, timeout: float | None = None) -> bytes:
+        """After `exec_start`: wait for the code to end; what it printed (see `exec`)."""
+        return self._reply(self._due(timeout))
 
     def _upload(self, code: bytes, due: _Due) -> None:
         """Send code to the raw REPL; returns once the board has taken it to run."""

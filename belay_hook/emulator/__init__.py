@@ -136,7 +136,7 @@ class Emulator:
     def __init__(
         self,
         flash_dir: Union[str, os.PathLike, None] = None,
-        heap: str = "256k",
+        heap: str | None = None,
         baudrate: int | None = None,
         latency: float = 0.0,
         show_pins: bool = False,
@@ -150,7 +150,8 @@ class Emulator:
             raise ValueError(f"language must be one of {sorted(TEXTS)}, not {language!r}")
         self._given_flash = flash_dir
         self.flash_dir: pathlib.Path | None = None
-        self.heap = heap
+        # Default: $BELAY_HOOK_EMULATOR_HEAP, so a program's own emulators can be made small.
+        self.heap = heap or os.environ.get("BELAY_HOOK_EMULATOR_HEAP") or "256k"
         self.baudrate = baudrate
         self.latency = latency
         self.show_pins = show_pins

@@ -63,7 +63,8 @@ def connect(port: str | None = None, **options: Any) -> Session:
     """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says).
 
     Options: ``timeout`` (seconds per call, None for none), ``soft_reset``,
-    ``baudrate``; for the emulator also ``heap``, ``show_pins`` and ``flash_dir``.
+    ``baudrate``, ``progress`` (False: no upload progress on stderr); for the
+    emulator also ``heap``, ``show_pins`` and ``flash_dir``.
     Each call opens its own session (two ``"emulator"`` sessions are two boards);
     :func:`open_session` finds one again by its port name.
     """
@@ -71,7 +72,9 @@ def connect(port: str | None = None, **options: Any) -> Session:
 
     emulator_opts = {k: options.pop(k) for k in EMULATOR_OPTIONS if k in options}
     baudrate = options.pop("baudrate", 115200)
-    names = ("timeout", "soft_reset", "on_text", "reconnect_attempts", "reconnect_delay")
+    names = (
+        "timeout", "soft_reset", "on_text", "reconnect_attempts", "reconnect_delay", "progress"
+    )  # fmt: skip
     session_opts = {k: options.pop(k) for k in names if k in options}
     if options:
         raise TypeError(f"unknown board option(s): {', '.join(sorted(options))}")

@@ -1,8 +1,9 @@
 """A session with one board: the resident agent, bundle loads, calls and recovery.
 
-The agent (``mcu/agent.py``) is sent once through the raw REPL and then reads
-framed requests; after that a call is one write and one read, nothing is
-compiled on the board, and printed output streams to the host as it comes.
+The agent (``mcu/agent.py``) is started through the raw REPL (from the board's
+flash, see :mod:`belay_hook.rpc.agent`) and then reads framed requests; after
+that a call is one write and one read, nothing is compiled on the board, and
+printed output streams to the host as it comes.
 While a call waits, the board may call host functions passed to it (served
 here, nesting both ways) and send events (handed to :mod:`belay_hook.rpc.events`).
 The port belongs to a :class:`~belay_hook.rpc.channel.Channel` while the agent
@@ -31,15 +32,13 @@ from belay_hook.errors import (
     StaleProxyError,
     board_exception,
 )
-from belay_hook.rpc import framing, ops
-from belay_hook.rpc.agent import agent_loader, agent_source
+from belay_hook.rpc import agent, framing, ops, upload
 from belay_hook.rpc.channel import Channel
 from belay_hook.rpc.conversation import SETTLE, Conversation
 from belay_hook.rpc.objects import ObjectTable, Ref
 from belay_hook.rpc.tracebacks import with_board_frames
 from belay_hook.splitter.result import HANDLE_KINDS, Export
 
-UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 _NO_FILESYSTEM = {errno.EROFS, errno.ENOSPC, errno.ENODEV, errno.EACCES, errno.EPERM}
 _local = threading.local()
 
@@ -72,6 +71,7 @@ class Session:
         on_text: Callable[[str], None] | None = None,
         reconnect_attempts: int = 3,
         reconnect_delay: float = 1.0,
+        progress: bool = True,
     ):
         self.link = link
         self.timeout = timeout
@@ -79,9 +79,11 @@ class Session:
         self.on_text = on_text
         self.reconnect_attempts = reconnect_attempts
         self.reconnect_delay = reconnect_delay
+        self.progress = progress  # show long uploads on stderr (when it is a terminal)
+        self.started_from = ""  # where the agent came from (see rpc.agent.start)
         self.format = BoardFormat(source_only=True)
         self.info: Tuple = ()
-        self.builtins: frozenset = frozenset()  # names the board has without importing
+        self._builtins: frozenset | None = None  # see `builtins`
         self.exports: Dict[str, Mapping[str, Export]] = {}  # host module -> its bundle's
         self.uploaded_bytes = 0  # bundle bytes sent, for tests and benchmarks
         self.ram_only = False  # the board's filesystem refused a bundle: load into RAM
@@ -92,7 +94,6 @@ class Session:
         self._talk: Conversation | None = None  # requests and replies with the agent
         self._lock = threading.RLock()  # the board, across reconnects
         self._handles: Dict[Tuple[str, str], int] = {}  # (module, name) -> function handle
-        self._unpacks: bool | None = None  # the board has `deflate` for a packed agent
         self._bundles: Dict[str, Bundle] = {}  # to put back after a reset, in import order
         self._closed = False
 
@@ -104,26 +105,36 @@ class Session:
         return self
 
     def _start_agent(self) -> None:
-        self.link.enter_raw_repl(soft_reset=self.soft_reset)
-        if self._unpacks is None:  # can the board inflate a compressed agent?
-            try:
-                self.link.exec("import deflate", timeout=5.0)
-                self._unpacks = True
-            except Exception:  # noqa: BLE001 - ImportError or anything else: send it plain
-                self._unpacks = False
-        source = agent_source()
-        self.link.exec_start(agent_loader(source) if self._unpacks else source)
+        self.started_from = agent.start(
+            self.link, soft_reset=self.soft_reset, progress=self.progress
+        )
         self.channel = Channel(self.link.serial, self.link.port, self.on_text)
         self._talk = Conversation(self.channel, self.objects, self._lose)
         self.channel.on_idle_frame = self._talk.idle_frame
         self.lost = None
         self.objects.restart(self._talk.greeting(10.0))
         self.info = tuple(self._request(ops.OP_INFO, None, timeout=10.0))
-        name, _version, mpy, _platform, self._dir, builtin_names = self.info
-        self.builtins = frozenset(builtin_names)
+        name, _version, mpy, _platform, self._dir, _ = self.info
+        if self.started_from in ("flash", "uploaded"):
+            agent.remember(self.link.port, name, mpy)
+        self._builtins = None
         # CircuitPython's .mpy files are its own: it gets source, whatever _mpy says.
         source_only = not mpy or name == "circuitpython"
         self.format = BoardFormat(source_only=True) if source_only else BoardFormat.from_mpy(mpy)
+
+    @property
+    def builtins(self) -> frozenset:
+        """The names the board has without importing: asked once per firmware (cached on
+        the host's disk), and only when a module needs them. A board too short of heap
+        to list them reports every name as there (no false warnings)."""
+        if self._builtins is None:
+            try:
+                self._builtins = agent.builtins_of(
+                    self.info, lambda: self._request(ops.OP_INFO, 1, timeout=10.0)[5]
+                )
+            except MemoryError:
+                self._builtins = agent.EVERY_NAME
+        return self._builtins
 
     def close(self) -> None:
         """Run the bundles' teardown code, stop the agent (back to the REPL), close the link.
@@ -222,15 +233,18 @@ class Session:
         written (read-only, missing) the source is compiled into RAM instead.
         """
         tag = hashlib.sha256(module.encode()).hexdigest()[:8]
-        base = f"b{tag}_{bundle.digest}"
-        path = f"{self._dir}/{base}.{'mpy' if bundle.is_mpy else 'py'}"
+        sha, cheap = upload.digests(bundle.code)
+        cheap = None if self.started_from == "known" else cheap  # the board has sha256
+        name = f"b{tag}_{sha}.{'mpy' if bundle.is_mpy else 'py'}"
         what = f"import of {module}"
         handles = self._handles_for(module, bundle.split.details)
         try:
             if self.ram_only:
                 self._load_into_ram(module, bundle, handles, what)
-            elif self._upload(path, bundle.code):
-                self._request(ops.OP_LOAD, (module, base, handles), what=what)
+            elif self._request(ops.OP_LOAD, (module, name, handles, cheap), what=what):
+                pass  # it was on the board, whole: imported
+            elif self._upload(name, bundle.code):
+                self._request(ops.OP_LOAD, (module, name, handles, cheap), what=what)
             else:
                 self.ram_only = True
                 self._load_into_ram(module, bundle, handles, what)
@@ -243,18 +257,16 @@ class Session:
         self.exports[module] = bundle.split.details
         self._bundles[module] = bundle
 
-    def _upload(self, path: str, code: bytes) -> bool:
-        """Put ``code`` at ``path`` unless it is there; False where the filesystem refuses."""
-        if self._request(ops.OP_HAS, path):
-            return True
+    def _upload(self, name: str, code: bytes) -> bool:
+        """Put ``code`` in the agent's folder as ``name`` (verified, see :mod:`.upload`);
+        False where the filesystem refuses."""
         try:
-            for start in range(0, max(len(code), 1), UPLOAD_CHUNK):
-                self._request(ops.OP_PUT, (path, code[start : start + UPLOAD_CHUNK], start > 0))
+            upload.store(self._request, self._dir, name, code, self.progress)
+            self.uploaded_bytes += len(code)
         except OSError as exc:
             if exc.errno in _NO_FILESYSTEM:
                 return False
             raise
-        self.uploaded_bytes += len(code)
         return True
 
     def _load_into_ram(self, module: str, bundle: Bundle, handles: list, what: str) -> None:
