@@ -25,6 +25,7 @@ from belay_hook.sync_plan import (
 )
 
 CHUNK = 1024  # file bytes per exec call: bounds the board RAM one upload step needs
+TEMPORARY = ".bh-part"  # a file's name while it is written, until it checks out
 SLOW = 120.0  # seconds for listing or hashing many files on a slow board
 
 
@@ -118,15 +119,24 @@ class Helper:
         bar.close()
 
     def _upload(self, f: BoardFile, bar: _Progress) -> None:
+        """Write to a temporary name, check it, then rename: an interrupted sync never
+        leaves a truncated file under the real name (the old one stays until then)."""
         data, what = f.data, f"writing {f.remote}"
-        self._exec(f"_bh_o({f.remote!r}, 'wb')", what)
+        temporary = f.remote + TEMPORARY
+        self._exec(f"_bh_o({temporary!r}, 'wb')", what)
         for start in range(0, len(data), CHUNK):
             chunk = data[start : start + CHUNK]
             self._exec(f"_bh_f.write({self._literal(chunk)})", what)
             bar.advance(len(chunk), f.remote)
-        size = int(self._exec(f"_bh_c({f.remote!r})", what))
-        if size != len(data):
-            raise SyncError(f"{what}: the board has {size} of its {len(data)} bytes")
+        size = int(self._exec(f"_bh_c({temporary!r})", what))
+        damage = f"{size} of its {len(data)} bytes" if size != len(data) else ""
+        if not damage and self.has_hash:
+            digest = bytes.fromhex(self._exec(f"_bh_s({temporary!r})", what).strip())
+            damage = "" if digest == f.digest else "other bytes than were sent (sha256 differs)"
+        if damage:
+            self._exec(f"os.remove({temporary!r})", what)
+            raise SyncError(f"{what}: the board has {damage}; the old file is left as it was")
+        self._exec(f"os.rename({temporary!r}, {f.remote!r})", what)
         bar.file_done(f.remote)
 
     def _literal(self, chunk: bytes) -> str:

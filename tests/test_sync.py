@@ -421,3 +421,32 @@ def test_excluded_paths_are_neither_copied_nor_deleted(
 def test_kept_paths_must_be_board_paths(src: Path) -> None:
     with pytest.raises(SyncError, match="kept path 'lib': give an absolute board path"):
         sync("no board is opened", src, "/", delete=True, keep=["lib"])
+
+
+def test_interrupted_upload_leaves_the_old_file(
+    link: Link, emulator: Emulator, src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the middle of a file: the board keeps the old file under its name, never a
+    truncated one; the next sync puts the new one in place."""
+    from belay_hook import sync_board
+
+    sync(link, src, "/", progress=False)
+    new = bytes(reversed(ALL_BYTES)) * 2
+    (src / "data.bin").write_bytes(new)
+    real = sync_board.Helper._literal
+    pieces = []
+
+    def interrupted(self: sync_board.Helper, chunk: bytes) -> str:
+        pieces.append(chunk)
+        if len(pieces) == 3:
+            raise KeyboardInterrupt
+        return real(self, chunk)
+
+    monkeypatch.setattr(sync_board.Helper, "_literal", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sync(link, src, "/", progress=False)
+    assert (emulator.flash_dir / "data.bin").read_bytes() == ALL_BYTES
+    monkeypatch.setattr(sync_board.Helper, "_literal", real)
+    report = sync(link, src, "/", progress=False)
+    assert report.uploaded == ["/data.bin"]
+    assert (emulator.flash_dir / "data.bin").read_bytes() == new
