@@ -152,3 +152,12 @@ def test_raw_repl_round_trip(link: Link) -> None:
     link.exit_raw_repl()
     link.enter_raw_repl()
     assert link.exec("print(3)") == b"3\n"
+
+
+def test_a_late_banner_before_the_raw_paste_answer_is_skipped(link: Link, emulator) -> None:
+    """A reboot's raw REPL banner still on its way is not the board refusing raw-paste
+    (that took it for old firmware, then read the real answer as the code's 'OK')."""
+    emulator.faults.insert(b"raw REPL; CTRL-B to exit\r\n>", when=b"R")
+    assert link.exec("print(6 * 7)") == b"42\n"
+    assert link.raw_paste
+    assert link.exec("print(7 * 6)") == b"42\n"

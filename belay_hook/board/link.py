@@ -46,6 +46,7 @@ _POLL = 0.05  # longest a single pyserial read blocks, so deadlines are kept
 _HISTORY = 256  # how many of the last received bytes a timeout reports
 _CHUNK = 256  # plain raw REPL upload: bytes per write, then a pause
 _CHUNK_PAUSE = 0.01
+_OLD_FIRMWARE_GRACE = 0.3  # after a raw REPL banner, how long a raw-paste answer may lag
 _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
 log = logging.getLogger(__name__)
 
@@ -467,15 +468,10 @@ class Link:
         self._in_raw_repl = False  # until the code's reply ends with the prompt
         if self._try_raw_paste:
             self._send(b"\x05A\x01")
-            answer = self._read_exactly(2, due, "the raw-paste answer")
-            if answer == b"R\x01":
+            if self._raw_paste_answer(due):
                 self.raw_paste = True
                 self._paste(code, due)
                 return
-            if answer != b"R\x00":
-                # Firmware older than raw-paste took the Ctrl-A as "restart the raw REPL"
-                # and reprints its banner, of which `answer` was the start.
-                self._read_until(b"\n>", due, "the raw REPL prompt")
             self._try_raw_paste = False
         self.raw_paste = False
         for start in range(0, len(code), _CHUNK):
@@ -485,6 +481,27 @@ class Link:
         answer = self._read_exactly(2, due, "OK from the raw REPL")
         if answer != b"OK":
             raise LinkError(self.port, f"the raw REPL did not take the code: {answer!r}")
+
+    def _raw_paste_answer(self, due: _Due) -> bool:
+        """Whether the board takes raw-paste: it answers R\\x01 (yes) or R\\x00 (no), while
+        firmware older than raw-paste restarts the raw REPL and prints its banner. Bytes
+        still on their way from before (a slow reboot's own banner) are skipped, so a
+        banner counts as "no" only when no answer follows it within a moment."""
+        seen = bytearray()
+        grace: _Due | None = None
+        while True:
+            try:
+                seen += self._receive(1, grace or due, "the raw-paste answer")
+            except BoardTimeoutError:
+                if grace is None or time.monotonic() >= due.deadline:
+                    raise
+                return False  # the banner alone: firmware without raw-paste
+            if seen.endswith(b"R\x01"):
+                return True
+            if seen.endswith(b"R\x00"):
+                return False
+            if seen.endswith((b"CTRL-B to exit\r\n>", b"CTRL-B to exit\n>")):
+                grace = min(_Due(time.monotonic() + _OLD_FIRMWARE_GRACE, due.timeout), due)
 
     def _paste(self, code: bytes, due: _Due) -> None:
         """Raw-paste upload: never more than the board allowed; it sends 0x01 to allow
