@@ -23,8 +23,11 @@ EXPECTED = {
     "05_exception": [
         "channel 1: 21",
         "channel 7: ValueError('no sensor on channel 7')",
-        "05_exception/main.py:15: raise ValueError",
+        "05_exception/main.py:17: raise ValueError",
         "open_log: OSError errno 2",
+        "humidity 1: 40%",
+        "humidity 2: SensorError('humidity out of range', 2, 140)",
+        "parse_reading: caught as ValueError: ReadingError: not a number: 4x2",
     ],
     "06_sync": ["host: lib/ -> /lib: 1 uploaded", "host: sent 'SOS' in 9 flashes"],
     "08_classes": ["led: 6 changes, on now: False", "isinstance(led, Blinker): True"],
