@@ -74,3 +74,20 @@ def test_example_runs(micropython: str, name: str) -> None:
     assert proc.returncode == 0, proc.stderr
     for line in EXPECTED[name]:
         assert line in proc.stdout, f"{line!r} not in output:\n{proc.stdout}"
+
+
+@pytest.mark.parametrize("name", ["01_led", "16_single_file"])
+def test_single_file_example_runs_with_plain_python(micropython: str, name: str) -> None:
+    """`python main.py`, the way Belay programs run: install() at the top is enough."""
+    main = EXAMPLES / name / "main.py"
+    proc = subprocess.run(
+        [sys.executable, str(main)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=main.parent,
+        env=dict(os.environ, BELAY_HOOK_PORT="emulator", BELAY_HOOK_EMULATOR_HEAP="64k"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in EXPECTED[name]:
+        assert line in proc.stdout, f"{line!r} not in output:\n{proc.stdout}"

@@ -2,6 +2,8 @@
 
 Run it on the emulator:      belay-hook run examples/01_led/main.py --port emulator
 Run it on a board on USB:    belay-hook run examples/01_led/main.py --port /dev/ttyACM0
+Or with plain Python:        python examples/01_led/main.py
+                             (the one board on USB, else the emulator; BELAY_HOOK_PORT chooses)
 
 The #@mcu lines go to the board; everything else runs here, on the host.
 """
@@ -9,8 +11,12 @@ The #@mcu lines go to the board; everything else runs here, on the host.
 import sys
 import time
 
+import belay_hook
+
+belay_hook.install()  # from here on this file runs through the hook, under plain python too
+
 #@mcu
-from machine import Pin
+from machine import Pin  # noqa: E402
 
 
 #@mcu setup
