@@ -45,6 +45,10 @@ _OP_ANSWER = const(11)
 _OP_FREE = const(12)
 _OP_BYE = const(13)
 _OP_PING = const(14)
+_OP_AWAIT = const(15)
+_OP_EVAL = const(16)
+_OP_CLOCK = const(17)
+_OP_TIMED = const(18)
 
 _KIND_RESULT = const(1)
 _KIND_ERROR = const(2)
@@ -75,6 +79,11 @@ _PROXY_LE = const(19)
 _PROXY_GT = const(20)
 _PROXY_GE = const(21)
 _PROXY_DIR = const(22)
+_PROXY_SEND = const(23)
+_PROXY_THROW = const(24)
+
+_EVAL_TIMED = const(1)
+_EVAL_PROXY = const(2)
 
 _in = sys.stdin.buffer
 _out = sys.stdout.buffer
@@ -85,6 +94,8 @@ _n = [0, 0, 0]  # last proxy id, last host-call id, board code running (nesting)
 _busy = [0]  # a frame is being written: events emitted meanwhile wait in _later
 _later = []
 _held = [b""]  # bytes read past a damaged frame, read again first
+_ns = {"__name__": "__main__"}  # globals of code the host runs as text (OP_EVAL)
+_clk = [0]  # the board ticks the host mapped to its own clock (OP_CLOCK)
 _DIR = "/.belay_hook"
 try:
     import os
@@ -259,6 +270,8 @@ def _enc(v, out):
             _enc(k, out)
             _enc(v[k], out)
     else:  # anything else stays here; the host gets a proxy to it
+        if type(v) is _Keep:
+            v = v.v
         _n[0] += 1
         _refs[_n[0]] = v
         out.append(b"P")
@@ -346,6 +359,60 @@ def _run(f, a, k):
 
 class StaleProxyError(Exception):
     pass
+
+
+class _Keep:
+    # A value sent as a proxy whatever its type (a list the host means to change).
+    def __init__(self, v):
+        self.v = v
+
+
+def _exc(t, a):
+    # The exception named t (a builtin type, else a new Exception class of that name).
+    import builtins
+
+    c = getattr(builtins, t, None)
+    if not (isinstance(c, type) and issubclass(c, BaseException)):
+        c = type(t, (Exception,), {})
+    return c(*a)
+
+
+def _step(o, op, x):
+    # Resume generator o: (True, what it yielded) or (False, what it returned).
+    try:
+        return True, o.send(x) if op == _PROXY_SEND else o.throw(_exc(*x))
+    except StopIteration as e:
+        return False, e.value
+
+
+def _timed(f, a, k):
+    # f(*a, **k), with the start and end ticks counted from the clock reference.
+    from time import ticks_us, ticks_diff
+
+    t = ticks_us()
+    r = _run(f, a, k)
+    return r, ticks_diff(t, _clk[0]), ticks_diff(ticks_us(), _clk[0])
+
+
+def _eval(code, name, flags):
+    # Code the host sent as text: an expression's value, or statements run (None);
+    # in one namespace kept between requests.
+    try:
+        c, f = compile(code, name, "eval"), eval
+    except SyntaxError:
+        c, f = compile(code, name, "exec"), exec
+    r = _timed(f, (c, _ns), {})
+    v = _Keep(r[0]) if flags & _EVAL_PROXY else r[0]
+    return (v, r[1], r[2]) if flags & _EVAL_TIMED else v
+
+
+def _named(m, n):
+    # Function n of module m; "Cls.meth" reaches a class's method.
+    n = n.split(".")
+    f = _mods[m][n[0]]
+    for x in n[1:]:
+        f = getattr(f, x)
+    return f
 
 
 class _HostFn:
@@ -484,6 +551,8 @@ def _on(o, op, x):
         return iter(o)
     elif op == _PROXY_NEXT:
         return next(o)
+    elif op == _PROXY_SEND or op == _PROXY_THROW:
+        return _step(o, op, x)
     elif op == _PROXY_CLOSE:
         o.close()
     elif op == _PROXY_REPR:
@@ -548,6 +617,21 @@ def _do(op, b):
     elif op == _OP_LOAD_RAM:  # (module, file name, source, handles)
         _ram(a[0], a[1], a[2])
         _handles(a[0], a[3])
+    elif op == _OP_AWAIT:  # (module, name, args, kwargs): a coroutine, run to its end
+        import asyncio
+
+        return _run(asyncio.run, (_named(a[0], a[1])(*a[2], **a[3]),), {})
+    elif op == _OP_EVAL:  # (code, file name, flags)
+        return _eval(*a)
+    elif op == _OP_CLOCK:  # ticks to count from, or None
+        from time import ticks_us
+
+        if a is not None:
+            _clk[0] = a
+        return ticks_us()
+    elif op == _OP_TIMED:  # (function or (module, name), args, kwargs)
+        f = _named(*a[0]) if type(a[0]) is tuple else a[0]
+        return _timed(f, a[1], a[2])
     elif op == _OP_INFO:
         i = sys.implementation
         import builtins

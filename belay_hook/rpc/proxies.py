@@ -3,15 +3,18 @@
 A board value the codec cannot carry stays on the board; the host gets a
 :class:`BoardProxy` that forwards attribute access, calls, items, iteration,
 ``len``, comparisons and ``repr``. It can be passed back as an argument, and
-when it dies the board lets go of the object. Board generators arrive as host
-generators that pull one value per ``next()``: the board runs only as fast as
-the host consumes, and closing the host generator closes the board's.
+when it dies the board lets go of the object. Board generators arrive as real
+host generators: each ``next()``, ``send()``, ``throw()`` and ``close()`` is one
+round trip to the board generator's ``yield``, and its return value ends the
+host generator (``yield from`` on the host gets it).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Protocol
+import weakref
+from typing import Any, Dict, Generator, Iterator, Protocol
 
+from belay_hook.errors import McuError
 from belay_hook.rpc import ops
 
 
@@ -121,23 +124,81 @@ class BoardObject(BoardProxy):
     _methods: Dict[str, str] = {}  # name -> parameter text, set per class
 
     def __getattr__(self, name: str) -> Any:
-        if name in type(self)._methods:
-            owner, ref = self._owner, self._ref
+        if name in (type(self)._methods or ()):
 
-            def method(*args: Any, **kwargs: Any) -> Any:
-                return owner.ref_op(ref, ops.PROXY_METHOD, (name, args, kwargs))
+            def method(*args: Any, **kwargs: Any) -> Any:  # holds self: the object lives
+                return self._owner.ref_op(self._ref, ops.PROXY_METHOD, (name, args, kwargs))
 
             method.__name__ = method.__qualname__ = name
             return method
         return super().__getattr__(name)
 
 
-def generator(proxy: BoardProxy) -> Iterator:
-    """A host generator pulling values from a board generator."""
-    return _pull(proxy, close=True)
+def generator(proxy: BoardProxy) -> Generator:
+    """A host generator driving a board generator: ``next``, ``send``, ``throw`` and
+    ``close`` reach the board's ``yield``, and its return value ends the host one."""
+    me: list = []
+    gen = _drive(proxy, me)
+    me.append(weakref.ref(gen))
+    return gen
 
 
-def _pull(proxy: BoardProxy, close: bool = False) -> Iterator:
+def _drive(proxy: BoardProxy, me: list) -> Generator:
+    owner, ref = proxy._owner, proxy._ref
+    op, arg, thrown = ops.PROXY_SEND, None, None
+    closed = False  # the board generator finished, or close() reached it
+    try:
+        while True:
+            try:
+                more, value = owner.ref_op(ref, op, arg)
+            except BaseException as exc:
+                closed = True
+                if thrown is not None and _same(exc, thrown):
+                    raise thrown from None  # not caught on the board: the very exception
+                raise
+            if not more:
+                closed = True
+                return value
+            try:
+                arg = yield value
+                op, thrown = ops.PROXY_SEND, None
+            except GeneratorExit:
+                # From close() (someone holds the generator: its weak reference lives) the
+                # board's generator sees GeneratorExit now, and RuntimeError comes back
+                # if it yields. From the finaliser (no round trip may run there) the
+                # board closes it when it frees it.
+                if me[0]() is not None:
+                    closed = True
+                    owner.ref_op(ref, ops.PROXY_CLOSE)
+                raise
+            except BaseException as exc:  # noqa: B036 - throw(): to the board's yield
+                op, arg, thrown = ops.PROXY_THROW, _thrown(exc), exc
+    finally:
+        # Drop our hold first, so the proxy's own release is a no-op.
+        object.__setattr__(proxy, "_ref", 0)
+        owner.release(ref, close=not closed)
+
+
+def _thrown(exc: BaseException) -> tuple:
+    """An exception as the board rebuilds it: its type's name and plain arguments."""
+    return type(exc).__name__, [_plain(a) for a in exc.args]
+
+
+def _same(got: BaseException, thrown: BaseException) -> bool:
+    """Whether ``got``, raised on the board, is ``thrown`` coming back unchanged."""
+    plain = [_plain(a) for a in thrown.args]
+    if isinstance(got, McuError):  # a type the host has and the board had not
+        message = str(plain[0]) if len(plain) == 1 else ", ".join(map(str, plain))
+        return got.type_name.split()[0] == type(thrown).__name__ and got.message == message
+    return type(got) is type(thrown) and list(got.args) == plain
+
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bytes)) else repr(value)
+
+
+def _pull(proxy: BoardProxy) -> Iterator:
+    """A host iterator over a board iterator (what ``iter()`` gave on the board)."""
     owner, ref = proxy._owner, proxy._ref
     try:
         while True:
@@ -147,7 +208,5 @@ def _pull(proxy: BoardProxy, close: bool = False) -> Iterator:
                 return
             yield value
     finally:
-        # Drop our hold first, so the proxy's own release is a no-op, then
-        # let the board close the generator when it frees it.
         object.__setattr__(proxy, "_ref", 0)
-        owner.release(ref, close=close)
+        owner.release(ref)
