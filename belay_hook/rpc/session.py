@@ -59,6 +59,12 @@ def timeout(seconds: float | None) -> Iterator[None]:
         _local.timeout = old
 
 
+def timeout_in_force() -> Any:
+    """What :func:`timeout` set for this thread (False: nothing), for work handed to
+    another thread on this one's behalf (an async stub's executor)."""
+    return getattr(_local, "timeout", False)
+
+
 class Session:
     """The resident agent on one board, reached over an open :class:`~.link.Link`."""
 
@@ -214,6 +220,14 @@ class Session:
             return framing.call_request(handle, rid, tuple(args), dict(kwargs), table)
 
         return self._exchange(frame, timeout, f"{name}()")
+
+    def await_call(
+        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
+    ) -> Any:
+        """Run coroutine function ``module.name`` to its end with the board's ``asyncio``
+        and return its result (this thread waits; the async stub waits in an executor)."""
+        value = (module, name, tuple(args), dict(kwargs))
+        return self._request(ops.OP_AWAIT, value, timeout=timeout, what=f"await {name}()")
 
     def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None:
         """Start ``module.name(*args, **kwargs)`` in a new thread on the board; returns at once."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import inspect
 from types import ModuleType
 from typing import Any, Callable, Dict, Mapping, Protocol, Tuple
@@ -31,6 +30,10 @@ class Board(Protocol):
     ) -> Any: ...
 
     def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None: ...
+
+    def await_call(
+        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
+    ) -> Any: ...
 
 
 # host module name -> the board that holds its bundle, and what the bundle exports;
@@ -111,10 +114,20 @@ def _callable(
     if kind == "async_function":
 
         async def call(*args: Any, **kwargs: Any) -> Any:
+            # The board runs the coroutine while the board's await thread waits for it:
+            # the host's event loop keeps running; awaits of one board queue there.
             import asyncio
 
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, functools.partial(board_call, *args, **kwargs))
+            from belay_hook.rpc.session import timeout, timeout_in_force
+
+            limit = timeout_in_force()
+
+            def wait() -> Any:
+                with timeout(limit):
+                    return board_call(*args, **kwargs)
+
+            waiter = getattr(_boards.get(module), "awaits", None)
+            return await asyncio.get_running_loop().run_in_executor(waiter, wait)
     else:
         call = board_call
     call.__name__ = name.rpartition(".")[2]
@@ -144,7 +157,10 @@ def _caller(
             if kind == "thread":
                 return board.start_thread(module, name, bound.args, bound.kwargs)
             with calling(module):
-                result = board.call(module, name, bound.args, bound.kwargs, timeout)
+                if kind == "async_function":
+                    result = board.await_call(module, name, bound.args, bound.kwargs, timeout)
+                else:
+                    result = board.call(module, name, bound.args, bound.kwargs, timeout)
             return _adopt(module, result)
         except Exception as exc:
             # Same exception, shorter story: no `from`, a board-side cause stays.
