@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator, List
 
 from belay_hook.board import ports
 from belay_hook.errors import LinkError
+from belay_hook.rpc.remote import BoardSession
 from belay_hook.rpc.session import Session
 
 EMULATOR_OPTIONS = ("heap", "show_pins", "flash_dir", "flavour", "language")
@@ -59,8 +60,9 @@ def device_for(port: str | None = None, **emulator_options: Any) -> Iterator[str
         emulator.close()
 
 
-def connect(port: str | None = None, **options: Any) -> Session:
-    """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says).
+def connect(port: str | None = None, **options: Any) -> BoardSession:
+    """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says):
+    calls, and code as text (``board("1 + 1")``, see :mod:`belay_hook.rpc.remote`).
 
     Options: ``timeout`` (seconds per call, None for none), ``soft_reset``,
     ``baudrate``, ``progress`` (False: no upload progress on stderr); for the
@@ -89,7 +91,7 @@ def connect(port: str | None = None, **options: Any) -> Session:
     link = Link(device, baudrate=baudrate)
     try:
         link.open()
-        session = Session(link, **session_opts)
+        session = BoardSession(link, **session_opts)
         session.emulator = emulator
         session.start()
     except BaseException:

@@ -1,0 +1,128 @@
+"""What a Belay user reaches for on a board session: code as text, proxies by name, timing.
+
+``belay_hook.connect(port)`` returns a :class:`BoardSession`:
+
+- ``board("1 + 1")`` evaluates an expression on the board and returns its value;
+  ``board("x = 5")`` runs statements (None). Code sent this way shares one namespace
+  on the board, kept between calls (not the marked modules' globals).
+- ``board.proxy("x")`` is a proxy of what the expression names, even of a list or
+  dict, so changes made through it happen on the board.
+- ``board("expr", return_time=True)`` and ``board.timed_call(fn, *args)`` return
+  ``(value, when)``: ``when`` is a host ``datetime``, the midpoint of the board's own
+  clock readings just before and after, mapped to host time.
+
+Board errors raise as calls' do; a traceback shows the sent code's lines.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import linecache
+import time
+from typing import Any, Callable, Tuple
+
+from belay_hook.errors import BelayHookError
+from belay_hook.rpc import ops, stubs
+from belay_hook.rpc.proxies import BoardProxy
+from belay_hook.rpc.session import Session
+
+RESYNC_AFTER = 60.0  # seconds: the clocks drift, and a 32-bit board's ticks_us wraps in 17 min
+SYNC_SAMPLES = 3  # round trips per clock sync; the quickest one sets the offset
+
+
+class BoardSession(Session):
+    """A session with one board, also callable with code (see the module docstring)."""
+
+    _clock: Tuple[int, float, float] | None = None  # generation, host time of ref, synced at
+
+    def __call__(self, code: str, *, return_time: bool = False) -> Any:
+        """The value of expression ``code`` on the board (None for statements);
+        with ``return_time``, ``(value, host datetime when it ran)``."""
+        if not return_time:
+            return self._eval(code, 0)
+        return self._timed(lambda: self._eval(code, ops.EVAL_TIMED))
+
+    def proxy(self, expression: str) -> Any:
+        """A proxy of the board object ``expression`` gives (``board.proxy("sensor")``)."""
+        return self._eval(expression, ops.EVAL_PROXY)
+
+    def timed_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Tuple[Any, datetime.datetime]:
+        """``(fn(*args, **kwargs), host datetime when it ran on the board)`` for a marked
+        function of a module on this board, or a callable board object (a proxy)."""
+        if isinstance(fn, BoardProxy) and fn._owner is self:
+            target: Any = fn
+        elif stubs._boards.get(getattr(fn, "__module__", None)) is self and not _is_async(fn):
+            target = (fn.__module__, fn.__qualname__)
+        else:
+            raise TypeError(
+                f"timed_call(): {fn!r} is neither a marked function of a module on this "
+                "board nor a board object: it would not run on the board"
+            )
+        what = f"{getattr(fn, '__name__', 'board function')}()"
+        value = (target, tuple(args), dict(kwargs))
+        return self._timed(lambda: self._request(ops.OP_TIMED, value, what=what))
+
+    def __enter__(self) -> BoardSession:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------- plumbing
+
+    def _eval(self, code: str, flags: int) -> Any:
+        if not isinstance(code, str):
+            raise TypeError(f"board code must be a str, not {type(code).__name__}")
+        name = _register(code)
+        short = code if len(code) <= 40 else code[:37] + "..."
+        return self._request(ops.OP_EVAL, (code, name, flags), what=f"board code {short!r}")
+
+    def _timed(self, request: Callable[[], tuple]) -> Tuple[Any, datetime.datetime]:
+        """Run ``request`` (its reply: value, start and end ticks from the clock reference)."""
+        generation, host_ref = self._sync_clock()
+        value, start, end = request()
+        if self.objects.generation != generation:
+            raise BelayHookError(
+                f"{self.link.port}: the board's agent restarted before the timed code ran; "
+                "its time is unknown"
+            )
+        seconds = host_ref + (start + end) / 2e6
+        return value, datetime.datetime.fromtimestamp(seconds)
+
+    def _sync_clock(self) -> Tuple[int, float]:
+        """The board's clock reference and the host time it stands for, measured again
+        when older than RESYNC_AFTER or set by an earlier agent."""
+        clock = self._clock
+        if (
+            clock is not None
+            and clock[0] == self.objects.generation
+            and time.monotonic() - clock[2] < RESYNC_AFTER
+        ):
+            return clock[0], clock[1]
+        best: Tuple[float, int, float] | None = None
+        for _ in range(SYNC_SAMPLES):
+            before = time.time()
+            ticks = self._request(ops.OP_CLOCK, None, what="a clock reading")
+            after = time.time()
+            if best is None or after - before < best[0]:
+                best = (after - before, ticks, (before + after) / 2)
+        assert best is not None
+        self._request(ops.OP_CLOCK, best[1], what="setting the clock reference")
+        self._clock = (self.objects.generation, best[2], time.monotonic())
+        return self._clock[0], self._clock[1]
+
+
+def _is_async(fn: Callable) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(fn)
+
+
+def _register(code: str) -> str:
+    """A file name for ``code`` that tracebacks can show its lines under."""
+    name = f"<board code {hashlib.sha1(code.encode()).hexdigest()[:8]}>"
+    if name not in linecache.cache:
+        lines = [line + "\n" for line in code.splitlines()]
+        linecache.cache[name] = (len(code), None, lines, name)
+    return name
