@@ -32,7 +32,13 @@ EXPECTED = {
     "06_sync": ["host: lib/ -> /lib: 1 uploaded", "host: sent 'SOS' in 9 flashes"],
     "08_classes": ["led: 6 changes, on now: False", "isinstance(led, Blinker): True"],
     "09_two_boards": ["left blinked 5 times", "right blinked 5 times"],
-    "10_generators": ["sample 4:", "countdown: [5, 4, 3, 2, 1]", "stopped early at 999997"],
+    "10_generators": [
+        "sample 4:",
+        "countdown: [5, 4, 3, 2, 1]",
+        "stopped early at 999997",
+        "Device: bar",
+        "host: the board counted 10 characters",
+    ],
     "11_proxy_objects": ["len 2, 'left' in it: True", "average 21.33"],
     "13_callbacks": [
         "results: [50.0, 100.0, 150.0]",

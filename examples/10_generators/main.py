@@ -4,6 +4,8 @@
 
 The board runs only as fast as the host takes values, and stopping early
 (break, close(), or dropping the generator) stops the board's generator too.
+send() and throw() reach the board's yield, and what the board generator
+returns is what `yield from` gives the host.
 """
 
 import time
@@ -24,6 +26,17 @@ def sample(channel, count, period_ms):
 
 
 #@mcu
+def echo():
+    total = 0
+    while True:
+        got = yield
+        if got is None:
+            return total
+        print("Device:", got)
+        total += len(got)
+
+
+#@mcu
 def countdown(n):
     while n > 0:
         yield n
@@ -40,3 +53,23 @@ for n in countdown(1_000_000):  # stopping early stops the board too
     if n < 999_998:
         break
 print("stopped early at", n)
+
+talker = echo()
+next(talker)  # run to the first yield
+talker.send("foo")
+talker.send("bar")
+
+
+def relay():
+    chars = yield from echo()  # what the board generator returns
+    print("host: the board counted", chars, "characters")
+
+
+host_side = relay()
+next(host_side)
+for word in ("hello", "world"):
+    host_side.send(word)  # passes through yield from to the board
+try:
+    host_side.send(None)  # echo() returns, and so does relay()
+except StopIteration:
+    pass
