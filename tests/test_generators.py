@@ -75,6 +75,10 @@ def squares(n):
 #@mcu
 def log():
     return LOG
+
+#@mcu
+def total(numbers):
+    return sum(numbers)
 """
 
 
@@ -228,3 +232,11 @@ def test_generators_dropped_early_free_the_board_object(gens, hook) -> None:
     gens.log()
     with pytest.raises(belay_hook.StaleProxyError, match="gone"):
         hook.session.ref_op(ref, ops.PROXY_SEND, None)
+
+
+def test_a_board_generator_passed_back_is_the_board_generator(gens, modules) -> None:
+    g = gens.squares(5)
+    assert next(g) == 0
+    assert gens.total(g) == 1 + 4 + 9 + 16  # the board resumes its own generator
+    with pytest.raises(StopIteration):
+        next(g)

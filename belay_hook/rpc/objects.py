@@ -56,6 +56,7 @@ class ObjectTable:
 
     def proxy_id(self, value: Any) -> tuple | None:
         """(generation, id) of a proxy or reference of this board, else None."""
+        value = proxies.board_object(value)
         if isinstance(value, proxies.BoardProxy) and value._owner is self.owner:
             value = value._ref
         elif not isinstance(value, Ref):

@@ -12,9 +12,10 @@ host generator (``yield from`` on the host gets it).
 from __future__ import annotations
 
 import weakref
+from types import GeneratorType
 from typing import Any, Dict, Generator, Iterator, Protocol
 
-from belay_hook.errors import McuError
+from belay_hook.errors import McuError, StaleProxyError
 from belay_hook.rpc import ops
 
 
@@ -140,7 +141,17 @@ def generator(proxy: BoardProxy) -> Generator:
     me: list = []
     gen = _drive(proxy, me)
     me.append(weakref.ref(gen))
+    _driving[gen] = proxy
     return gen
+
+
+def board_object(value: Any) -> Any:
+    """The board proxy ``value`` stands for: a host generator driving a board one gives
+    that generator's proxy (passed back, the board sees its own generator)."""
+    return _driving.get(value, value) if isinstance(value, GeneratorType) else value
+
+
+_driving: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # host gen -> board proxy
 
 
 def _drive(proxy: BoardProxy, me: list) -> Generator:
@@ -169,7 +180,10 @@ def _drive(proxy: BoardProxy, me: list) -> Generator:
                 # board closes it when it frees it.
                 if me[0]() is not None:
                     closed = True
-                    owner.ref_op(ref, ops.PROXY_CLOSE)
+                    try:
+                        owner.ref_op(ref, ops.PROXY_CLOSE)
+                    except StaleProxyError:
+                        pass  # the board reset: its generator is gone already
                 raise
             except BaseException as exc:  # noqa: B036 - throw(): to the board's yield
                 op, arg, thrown = ops.PROXY_THROW, _thrown(exc), exc
