@@ -168,9 +168,10 @@ def test_throw_not_caught_comes_back_as_the_same_exception(gens) -> None:
     g = gens.squares(3)
     next(g)
     error = Unknown("host only")
+    error.__cause__ = root = OSError("root cause")
     with pytest.raises(Unknown) as info:
         g.throw(error)
-    assert info.value is error
+    assert info.value is error and error.__cause__ is root
     with pytest.raises(StopIteration):
         next(g)  # the board generator finished, as in CPython
     assert gens.log() == ["squares closed"]

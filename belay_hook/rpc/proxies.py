@@ -157,18 +157,19 @@ _driving: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # host gen ->
 def _drive(proxy: BoardProxy, me: list) -> Generator:
     owner, ref = proxy._owner, proxy._ref
     op, arg, thrown = ops.PROXY_SEND, None, None
-    closed = False  # the board generator finished, or close() reached it
+    closed = False  # close() reached the board generator
     try:
         while True:
+            echoed = False
             try:
                 more, value = owner.ref_op(ref, op, arg)
             except BaseException as exc:
-                closed = True
-                if thrown is not None and _same(exc, thrown):
-                    raise thrown from None  # not caught on the board: the very exception
-                raise
+                if thrown is None or not _same(exc, thrown):
+                    raise
+                echoed = True
+            if echoed:  # not caught on the board: the very exception thrown comes back
+                raise thrown  # type: ignore[misc]
             if not more:
-                closed = True
                 return value
             try:
                 arg = yield value
