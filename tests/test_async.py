@@ -104,3 +104,11 @@ def test_timeout_set_around_the_await_applies(tasks) -> None:
     with pytest.raises(TimeoutError):
         asyncio.run(main())
     assert asyncio.run(tasks.measure("next", 1))["slept"] == 1
+
+
+def test_queued_awaits_are_timed_from_their_start(tasks) -> None:
+    async def main():
+        with belay_hook.timeout(2.5):  # each takes 1.5 s; together 3 s
+            return await asyncio.gather(tasks.measure("a", 1500), tasks.measure("b", 1500))
+
+    assert [r["name"] for r in asyncio.run(main())] == ["a", "b"]

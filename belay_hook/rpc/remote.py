@@ -11,15 +11,18 @@
   ``(value, when)``: ``when`` is a host ``datetime``, the midpoint of the board's own
   clock readings just before and after, mapped to host time.
 
-Board errors raise as calls' do; a traceback shows the sent code's lines.
+Board errors raise as calls' do; a traceback shows the sent code's lines. It also
+runs the awaits of ``#@mcu async def`` stubs (:meth:`BoardSession.await_call`).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import linecache
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Tuple
 
 from belay_hook.errors import BelayHookError
@@ -62,6 +65,32 @@ class BoardSession(Session):
         what = f"{getattr(fn, '__name__', 'board function')}()"
         value = (target, tuple(args), dict(kwargs))
         return self._timed(lambda: self._request(ops.OP_TIMED, value, what=what))
+
+    def await_call(
+        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
+    ) -> Any:
+        """Run coroutine function ``module.name`` to its end with the board's ``asyncio``
+        and return its result. This thread waits (an async stub waits in :attr:`awaits`)."""
+        value = (module, name, tuple(args), dict(kwargs))
+        try:
+            return self._request(ops.OP_AWAIT, value, timeout=timeout, what=f"await {name}()")
+        except ImportError as exc:
+            if "asyncio" not in str(exc):
+                raise
+            raise BelayHookError(
+                f"{name}() is an async def, but this board has no asyncio module"
+            ) from exc
+
+    @functools.cached_property
+    def awaits(self) -> ThreadPoolExecutor:
+        """The one thread async stubs wait in: awaits of this board queue there and run
+        one after another, each call's timeout counted from its start, not its queueing."""
+        return ThreadPoolExecutor(1, thread_name_prefix=f"belay_hook await {self.link.port}")
+
+    def close(self) -> None:
+        super().close()
+        if "awaits" in self.__dict__:
+            self.awaits.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> BoardSession:
         return self

@@ -221,21 +221,6 @@ class Session:
 
         return self._exchange(frame, timeout, f"{name}()")
 
-    def await_call(
-        self, module: str, name: str, args: tuple, kwargs: dict, timeout: float | None = None
-    ) -> Any:
-        """Run coroutine function ``module.name`` to its end with the board's ``asyncio``
-        and return its result (this thread waits; the async stub waits in an executor)."""
-        value = (module, name, tuple(args), dict(kwargs))
-        try:
-            return self._request(ops.OP_AWAIT, value, timeout=timeout, what=f"await {name}()")
-        except ImportError as exc:
-            if "asyncio" not in str(exc):
-                raise
-            raise BelayHookError(
-                f"{name}() is an async def, but this board has no asyncio module"
-            ) from exc
-
     def start_thread(self, module: str, name: str, args: tuple, kwargs: dict) -> None:
         """Start ``module.name(*args, **kwargs)`` in a new thread on the board; returns at once."""
         try:
