@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import traceback
 
 import pytest
@@ -37,6 +38,12 @@ async def both():
 async def forever():
     while True:
         await asyncio.sleep_ms(10)
+
+#@mcu
+async def hold(started, ms):
+    started()
+    await asyncio.sleep_ms(ms)
+    RAN.append("held")
 
 #@mcu
 def ran():
@@ -112,3 +119,19 @@ def test_queued_awaits_are_timed_from_their_start(tasks) -> None:
             return await asyncio.gather(tasks.measure("a", 1500), tasks.measure("b", 1500))
 
     assert [r["name"] for r in asyncio.run(main())] == ["a", "b"]
+
+
+def test_a_cancelled_queued_await_never_runs(tasks) -> None:
+    started = threading.Event()
+
+    async def main():
+        first = asyncio.ensure_future(tasks.hold(started.set, 300))
+        second = asyncio.ensure_future(tasks.measure("second", 1))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait)
+        second.cancel()  # queued behind the first, which runs on the board now
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await second
+
+    asyncio.run(main())
+    assert tasks.ran() == ["held"]
