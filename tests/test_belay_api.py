@@ -58,6 +58,17 @@ def test_proxy_by_name_changes_the_board_object(board) -> None:
         board.proxy("no_such_name")
 
 
+def test_proxy_of_an_import(board) -> None:
+    machine = board.proxy("import machine")
+    pin = machine.Pin(25, machine.Pin.OUT)
+    pin.value(1)
+    assert pin.value() == 1 and board("machine.Pin(25).value()") == 1
+    assert board.proxy("from time import ticks_add as add")(1, 2) == 3
+    assert board("add(2, 2)") == 4  # bound in the namespace, as the import says
+    with pytest.raises(ImportError):
+        board.proxy("import no_such_module")
+
+
 def test_return_time_maps_the_board_clock_to_host_time(board) -> None:
     board("import time")
     before = datetime.datetime.now()

@@ -6,7 +6,8 @@
   ``board("x = 5")`` runs statements (None). Code sent this way shares one namespace
   on the board, kept between calls (not the marked modules' globals).
 - ``board.proxy("x")`` is a proxy of what the expression names, even of a list or
-  dict, so changes made through it happen on the board.
+  dict, so changes made through it happen on the board; ``board.proxy("import machine")``
+  imports and gives the module.
 - ``board("expr", return_time=True)`` and ``board.timed_call(fn, *args)`` return
   ``(value, when)``: ``when`` is a host ``datetime``, the midpoint of the board's own
   clock readings just before and after, mapped to host time.
@@ -17,6 +18,7 @@ runs the awaits of ``#@mcu async def`` stubs (:meth:`BoardSession.await_call`).
 
 from __future__ import annotations
 
+import ast
 import datetime
 import functools
 import hashlib
@@ -47,7 +49,12 @@ class BoardSession(Session):
         return self._timed(lambda: self._eval(code, ops.EVAL_TIMED))
 
     def proxy(self, expression: str) -> Any:
-        """A proxy of the board object ``expression`` gives (``board.proxy("sensor")``)."""
+        """A proxy of the board object ``expression`` gives (``board.proxy("sensor")``);
+        an import of one name imports it and gives that (``board.proxy("import machine")``)."""
+        bound = _imported_name(expression)
+        if bound is not None:
+            self._eval(expression, 0)
+            expression = bound
         return self._eval(expression, ops.EVAL_PROXY)
 
     def timed_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Tuple[Any, datetime.datetime]:
@@ -146,6 +153,20 @@ def _is_async(fn: Callable) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(fn)
+
+
+def _imported_name(code: str) -> str | None:
+    """The name an import statement of one name binds, else None."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None  # the board says what is wrong
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom)):
+        return None
+    names = tree.body[0].names
+    if len(names) != 1 or names[0].name == "*":
+        return None
+    return names[0].asname or names[0].name.split(".")[0]
 
 
 def _register(code: str) -> str:
