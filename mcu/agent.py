@@ -378,11 +378,20 @@ def _exc(t, a):
 
 
 def _step(o, op, x):
-    # Resume generator o: (True, what it yielded) or (False, what it returned).
+    # Resume generator o: (1, what it yielded), (0, what it returned), or (2, None)
+    # when the exception thrown in came out uncaught (the host raises its own).
+    t = None
     try:
-        return True, o.send(x) if op == _PROXY_SEND else o.throw(_exc(*x))
+        if op == _PROXY_SEND:
+            return 1, o.send(x)
+        t = _exc(*x)
+        return 1, o.throw(t)
     except StopIteration as e:
-        return False, e.value
+        return 0, e.value
+    except BaseException as e:  # noqa: B036 - only to tell the thrown one apart
+        if e is t:
+            return 2, None
+        raise
 
 
 def _timed(f, a, k):

@@ -77,6 +77,13 @@ def log():
     return LOG
 
 #@mcu
+def converter():
+    try:
+        yield 1
+    except ValueError as e:
+        raise RuntimeError("converted " + str(e))
+
+#@mcu
 def total(numbers):
     return sum(numbers)
 """
@@ -175,6 +182,13 @@ def test_throw_not_caught_comes_back_as_the_same_exception(gens) -> None:
     with pytest.raises(StopIteration):
         next(g)  # the board generator finished, as in CPython
     assert gens.log() == ["squares closed"]
+
+
+def test_a_thrown_exception_turned_into_another(gens, local) -> None:
+    told = same_story(
+        gens.converter, local["converter"], [("next", None), ("throw", ValueError("v"))]
+    )
+    assert told[1] == ("RuntimeError", "converted v")
 
 
 def test_close_reaches_the_board_yield(gens, local) -> None:

@@ -71,8 +71,8 @@ PROXY_LE = 19
 PROXY_GT = 20
 PROXY_GE = 21
 PROXY_DIR = 22
-PROXY_SEND = 23  # value to send (None: next): (True, yielded) or (False, returned)
-PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND
+PROXY_SEND = 23  # value to send (None: next): (1, yielded), (0, returned)
+PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND, or (2, None): not caught
 
 EVAL_TIMED = 1  # OP_EVAL flags: also the start and end ticks (from the clock reference)
 EVAL_PROXY = 2  # the value stays on the board: the host gets a proxy even of a list

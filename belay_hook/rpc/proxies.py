@@ -15,7 +15,7 @@ import weakref
 from types import GeneratorType
 from typing import Any, Dict, Generator, Iterator, Protocol
 
-from belay_hook.errors import McuError, StaleProxyError
+from belay_hook.errors import StaleProxyError
 from belay_hook.rpc import ops
 
 
@@ -154,22 +154,19 @@ def board_object(value: Any) -> Any:
 _driving: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # host gen -> board proxy
 
 
+_RETURNED, _YIELDED, _UNCAUGHT = 0, 1, 2  # how a board generator's step ended
+
+
 def _drive(proxy: BoardProxy, me: list) -> Generator:
     owner, ref = proxy._owner, proxy._ref
     op, arg, thrown = ops.PROXY_SEND, None, None
     closed = False  # close() reached the board generator
     try:
         while True:
-            echoed = False
-            try:
-                more, value = owner.ref_op(ref, op, arg)
-            except BaseException as exc:
-                if thrown is None or not _same(exc, thrown):
-                    raise
-                echoed = True
-            if echoed:  # not caught on the board: the very exception thrown comes back
+            state, value = owner.ref_op(ref, op, arg)
+            if state == _UNCAUGHT:  # the exception thrown in: the very one comes back
                 raise thrown  # type: ignore[misc]
-            if not more:
+            if state == _RETURNED:
                 return value
             try:
                 arg = yield value
@@ -197,15 +194,6 @@ def _drive(proxy: BoardProxy, me: list) -> Generator:
 def _thrown(exc: BaseException) -> tuple:
     """An exception as the board rebuilds it: its type's name and plain arguments."""
     return type(exc).__name__, [_plain(a) for a in exc.args]
-
-
-def _same(got: BaseException, thrown: BaseException) -> bool:
-    """Whether ``got``, raised on the board, is ``thrown`` coming back unchanged."""
-    plain = [_plain(a) for a in thrown.args]
-    if isinstance(got, McuError):  # a type the host has and the board had not
-        message = str(plain[0]) if len(plain) == 1 else ", ".join(map(str, plain))
-        return got.type_name.split()[0] == type(thrown).__name__ and got.message == message
-    return type(got) is type(thrown) and list(got.args) == plain
 
 
 def _plain(value: Any) -> Any:
