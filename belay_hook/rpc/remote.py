@@ -22,6 +22,7 @@ import ast
 import datetime
 import functools
 import hashlib
+import inspect
 import linecache
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,9 +61,10 @@ class BoardSession(Session):
     def timed_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Tuple[Any, datetime.datetime]:
         """``(fn(*args, **kwargs), host datetime when it ran on the board)`` for a marked
         function of a module on this board, or a callable board object (a proxy)."""
+        on_this_board = stubs._boards.get(getattr(fn, "__module__", None)) is self
         if isinstance(fn, BoardProxy) and fn._owner is self:
             target: Any = fn
-        elif stubs._boards.get(getattr(fn, "__module__", None)) is self and not _is_async(fn):
+        elif on_this_board and not inspect.iscoroutinefunction(fn):
             target = (fn.__module__, fn.__qualname__)
         else:
             raise TypeError(
@@ -147,12 +149,6 @@ class BoardSession(Session):
         self._request(ops.OP_CLOCK, best[1], what="setting the clock reference")
         self._clock = (self.objects.generation, best[2], time.monotonic())
         return self._clock[0], self._clock[1]
-
-
-def _is_async(fn: Callable) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
 
 
 def _imported_name(code: str) -> str | None:
