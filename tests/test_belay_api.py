@@ -70,8 +70,9 @@ def test_proxy_of_an_import(board) -> None:
 
 
 def well_inside(when, before, after) -> bool:
-    """The midpoint of 500 ms of board sleep is more than 150 ms from either end of the
-    host's wait (a clock mapped wrong by more than the sync's round trip is not)."""
+    """Whether ``when``, the midpoint of 500 ms of board sleep, is more than 150 ms from
+    either end of the host's wait: true of a mapping within 100 ms, false of raw ticks,
+    of the start or end alone, or of a wrong offset."""
     margin = datetime.timedelta(milliseconds=150)
     return before + margin < when < after - margin
 
