@@ -602,11 +602,7 @@ def _do(op, b):
         return _run(_mods[m][f], a, k)
     a = _dec(b, 0)[0] if b else None
     if op == _OP_CALL_NAME:  # (module, name, args, kwargs); "Cls.meth" calls a class's method
-        n = a[1].split(".")
-        f = _mods[a[0]][n[0]]
-        for x in n[1:]:
-            f = getattr(f, x)
-        return _run(f, a[2], a[3])
+        return _run(_named(a[0], a[1]), a[2], a[3])
     if op == _OP_OBJECT:  # (proxy reference, operation, argument)
         return _run(_on, a, {})
     if op == _OP_THREAD:  # (module, name, args, kwargs) in a new thread
