@@ -81,6 +81,7 @@ _PROXY_GE = const(21)
 _PROXY_DIR = const(22)
 _PROXY_SEND = const(23)
 _PROXY_THROW = const(24)
+_PROXY_AWAIT = const(25)
 
 _EVAL_TIMED = const(1)
 _EVAL_PROXY = const(2)
@@ -562,6 +563,10 @@ def _on(o, op, x):
         return next(o)
     elif op == _PROXY_SEND or op == _PROXY_THROW:
         return _step(o, op, x)
+    elif op == _PROXY_AWAIT:
+        import asyncio
+
+        return asyncio.run(getattr(o, x[0])(*x[1], **x[2]))
     elif op == _PROXY_CLOSE:
         o.close()
     elif op == _PROXY_REPR:

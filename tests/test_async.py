@@ -46,6 +46,18 @@ async def hold(started, ms):
     RAN.append("held")
 
 #@mcu
+class Sensor:
+    def __init__(self, base):
+        self.base = base
+
+    async def read(self, ms, offset=0):
+        await asyncio.sleep_ms(ms)
+        return self.base + offset
+
+    async def broken(self):
+        raise OSError(5)
+
+#@mcu
 def ran():
     return RAN
 """
@@ -135,3 +147,17 @@ def test_a_cancelled_queued_await_never_runs(tasks) -> None:
 
     asyncio.run(main())
     assert tasks.ran() == ["held"]
+
+
+def test_async_methods_of_marked_classes(tasks) -> None:
+    async def main():
+        sensor = tasks.Sensor(40)
+        assert await sensor.read(5, offset=2) == 42
+        assert await tasks.Sensor(7).read(1) == 7  # the temporary lives through the await
+        with pytest.raises(TypeError, match="read"):
+            await sensor.read()  # checked on the host: nothing sent
+        with pytest.raises(OSError) as info:
+            await sensor.broken()
+        assert info.value.errno == 5
+
+    asyncio.run(main())

@@ -73,6 +73,7 @@ PROXY_GE = 21
 PROXY_DIR = 22
 PROXY_SEND = 23  # value to send (None: next): (1, yielded), (0, returned)
 PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND, or (2, None): not caught
+PROXY_AWAIT = 25  # (method name, args, kwargs): run the coroutine method with asyncio
 
 EVAL_TIMED = 1  # OP_EVAL flags: also the start and end ticks (from the clock reference)
 EVAL_PROXY = 2  # the value stays on the board: the host gets a proxy even of a list

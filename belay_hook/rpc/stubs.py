@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, Callable, Dict, Mapping, Protocol, Tuple
 
 from belay_hook.errors import NoBoardError, calling, forget_exceptions, register_exception
+from belay_hook.rpc import ops
 from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
@@ -114,20 +115,7 @@ def _callable(
     if kind == "async_function":
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            # The board runs the coroutine while the board's await thread waits for it:
-            # the host's event loop keeps running; awaits of one board queue there.
-            import asyncio
-
-            from belay_hook.rpc.session import timeout, timeout_in_force
-
-            limit = timeout_in_force()
-
-            def wait() -> Any:
-                with timeout(limit):
-                    return board_call(*args, **kwargs)
-
-            waiter = getattr(_boards.get(module), "awaits", None)
-            return await asyncio.get_running_loop().run_in_executor(waiter, wait)
+            return await _awaited(_boards.get(module), lambda: board_call(*args, **kwargs))
     else:
         call = board_call
     call.__name__ = name.rpartition(".")[2]
@@ -136,6 +124,24 @@ def _callable(
     call.__signature__ = sig  # type: ignore[attr-defined]
     call.__doc__ = f"Runs {name}() on the board."
     return call
+
+
+async def _awaited(board: Any, work: Callable[[], Any]) -> Any:
+    """``work()`` (an await on the board) run in the board's await thread, where awaits
+    of one board queue; the host's event loop runs on meanwhile. A ``timeout()`` in
+    force here applies there."""
+    import asyncio
+
+    from belay_hook.rpc.session import timeout, timeout_in_force
+
+    limit = timeout_in_force()
+
+    def wait() -> Any:
+        with timeout(limit):
+            return work()
+
+    waiter = getattr(board, "awaits", None)
+    return await asyncio.get_running_loop().run_in_executor(waiter, wait)
 
 
 def _caller(
@@ -233,9 +239,9 @@ def _board_class(
 
     export = _export(module, name)
     methods = {
-        attr: _method(attr, method)
+        attr: (_async_method if method.is_async else _method)(attr, method)
         for attr, method in (export.methods.items() if export is not None else ())
-        if method.binding == "method" and not method.is_async and not attr.startswith("__")
+        if method.binding == "method" and not attr.startswith("__")
     }
     cls = BoardClass(
         name,
@@ -272,6 +278,30 @@ def _method(name: str, method: Method) -> Callable:
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Runs {name}() on the board object."
+    return call
+
+
+def _async_method(name: str, method: Method) -> Callable:
+    """A host coroutine method: awaiting it runs the board object's ``async def`` method
+    with the board's asyncio (see :func:`_awaited`)."""
+    sig = signature(method.params)
+
+    async def call(self: BoardObject, *args: Any, **kwargs: Any) -> Any:
+        try:
+            sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{name}(): {exc}") from None
+        module = type(self).__module__
+
+        def work() -> Any:
+            with calling(module):
+                value = self._owner.ref_op(self._ref, ops.PROXY_AWAIT, (name, args, kwargs))
+            return _adopt(module, value)
+
+        return await _awaited(self._owner, work)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Awaits {name}() on the board object."
     return call
 
 
