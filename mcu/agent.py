@@ -46,9 +46,6 @@ _OP_FREE = const(12)
 _OP_BYE = const(13)
 _OP_PING = const(14)
 _OP_AWAIT = const(15)
-_OP_EVAL = const(16)
-_OP_CLOCK = const(17)
-_OP_TIMED = const(18)
 
 _KIND_RESULT = const(1)
 _KIND_ERROR = const(2)
@@ -83,8 +80,6 @@ _PROXY_SEND = const(23)
 _PROXY_THROW = const(24)
 _PROXY_AWAIT = const(25)
 
-_EVAL_TIMED = const(1)
-_EVAL_PROXY = const(2)
 
 _in = sys.stdin.buffer
 _out = sys.stdout.buffer
@@ -95,8 +90,6 @@ _n = [0, 0, 0]  # last proxy id, last host-call id, board code running (nesting)
 _busy = [0]  # a frame is being written: events emitted meanwhile wait in _later
 _later = []
 _held = [b""]  # bytes read past a damaged frame, read again first
-_ns = {"__name__": "__main__"}  # globals of code the host runs as text (OP_EVAL)
-_clk = [0]  # the board ticks the host mapped to its own clock (OP_CLOCK)
 _DIR = "/.belay_hook"
 try:
     import os
@@ -271,8 +264,6 @@ def _enc(v, out):
             _enc(k, out)
             _enc(v[k], out)
     else:  # anything else stays here; the host gets a proxy to it
-        if type(v) is _Keep:
-            v = v.v
         _n[0] += 1
         _refs[_n[0]] = v
         out.append(b"P")
@@ -360,60 +351,6 @@ def _run(f, a, k):
 
 class StaleProxyError(Exception):
     pass
-
-
-class _Keep:
-    # A value sent as a proxy whatever its type (a list the host means to change).
-    def __init__(self, v):
-        self.v = v
-
-
-def _exc(t, a):
-    # The exception named t (a builtin type, else a new Exception class of that name).
-    import builtins
-
-    c = getattr(builtins, t, None)
-    if not (isinstance(c, type) and issubclass(c, BaseException)):
-        c = type(t, (Exception,), {})
-    return c(*a)
-
-
-def _step(o, op, x):
-    # Resume generator o: (1, what it yielded), (0, what it returned), or (2, None)
-    # when the exception thrown in came out uncaught (the host raises its own).
-    t = None
-    try:
-        if op == _PROXY_SEND:
-            return 1, o.send(x)
-        t = _exc(*x)
-        return 1, o.throw(t)
-    except StopIteration as e:
-        return 0, e.value
-    except BaseException as e:  # noqa: B036 - only to tell the thrown one apart
-        if e is t:
-            return 2, None
-        raise
-
-
-def _timed(f, a, k):
-    # f(*a, **k), with the start and end ticks counted from the clock reference.
-    from time import ticks_us, ticks_diff
-
-    t = ticks_us()
-    r = _run(f, a, k)
-    return r, ticks_diff(t, _clk[0]), ticks_diff(ticks_us(), _clk[0])
-
-
-def _eval(code, name, flags):
-    # Code the host sent as text: an expression's value, or statements run (None);
-    # in one namespace kept between requests.
-    try:
-        c, f = compile(code, name, "eval"), eval
-    except SyntaxError:
-        c, f = compile(code, name, "exec"), exec
-    r = _timed(f, (c, _ns), {})
-    v = _Keep(r[0]) if flags & _EVAL_PROXY else r[0]
-    return (v, r[1], r[2]) if flags & _EVAL_TIMED else v
 
 
 def _named(m, n):
@@ -562,7 +499,25 @@ def _on(o, op, x):
     elif op == _PROXY_NEXT:
         return next(o)
     elif op == _PROXY_SEND or op == _PROXY_THROW:
-        return _step(o, op, x)
+        # Resume generator o: (1, what it yielded), (0, what it returned), or (2, None)
+        # when the exception thrown in came out uncaught (the host raises its own).
+        t = None
+        try:
+            if op == _PROXY_SEND:
+                return 1, o.send(x)
+            import builtins
+
+            t = getattr(builtins, x[0], None)  # a builtin type, else a new class
+            if not (isinstance(t, type) and issubclass(t, BaseException)):
+                t = type(x[0], (Exception,), {})
+            t = t(*x[1])
+            return 1, o.throw(t)
+        except StopIteration as e:
+            return 0, e.value
+        except BaseException as e:  # noqa: B036 - only to tell the thrown one apart
+            if e is t:
+                return 2, None
+            raise
     elif op == _PROXY_AWAIT:
         import asyncio
 
@@ -631,17 +586,6 @@ def _do(op, b):
         import asyncio
 
         return _run(asyncio.run, (_named(a[0], a[1])(*a[2], **a[3]),), {})
-    elif op == _OP_EVAL:  # (code, file name, flags)
-        return _eval(*a)
-    elif op == _OP_CLOCK:  # ticks to count from, or None
-        from time import ticks_us
-
-        if a is not None:
-            _clk[0] = a
-        return ticks_us()
-    elif op == _OP_TIMED:  # (function or (module, name), args, kwargs)
-        f = _named(*a[0]) if type(a[0]) is tuple else a[0]
-        return _timed(f, a[1], a[2])
     elif op == _OP_INFO:
         i = sys.implementation
         import builtins

@@ -61,8 +61,7 @@ def device_for(port: str | None = None, **emulator_options: Any) -> Iterator[str
 
 
 def connect(port: str | None = None, **options: Any) -> BoardSession:
-    """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says):
-    calls, and code as text (``board("1 + 1")``, see :mod:`belay_hook.rpc.remote`).
+    """A started session with the board at ``port`` (resolved as :func:`ports.resolve` says).
 
     Options: ``timeout`` (seconds per call, None for none), ``soft_reset``,
     ``baudrate``, ``progress`` (False: no upload progress on stderr); for the

@@ -36,9 +36,6 @@ OP_FREE = 12  # [reference, ...] the host dropped (negative: close first); no re
 OP_BYE = 13  # nothing: leave the serve loop, back to the REPL
 OP_PING = 14  # nothing: answered with KIND_PONG (sent with padding, see channel)
 OP_AWAIT = 15  # (module, name, args, kwargs): run the coroutine with the board's asyncio
-OP_EVAL = 16  # (code, file name, flags): evaluate an expression or run statements
-OP_CLOCK = 17  # board ticks or None: set the clock reference; returns time.ticks_us()
-OP_TIMED = 18  # (function or (module, name), args, kwargs): result, start and end ticks
 
 # Replies and messages, board to host: the kind names what the body holds.
 KIND_RESULT = 1  # the value the request returned
@@ -74,9 +71,6 @@ PROXY_DIR = 22
 PROXY_SEND = 23  # value to send (None: next): (1, yielded), (0, returned)
 PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND, or (2, None): not caught
 PROXY_AWAIT = 25  # (method name, args, kwargs): run the coroutine method with asyncio
-
-EVAL_TIMED = 1  # OP_EVAL flags: also the start and end ticks (from the clock reference)
-EVAL_PROXY = 2  # the value stays on the board: the host gets a proxy even of a list
 
 KIND_NAMES = {
     value: name[5:].lower().replace("_", " ")
