@@ -27,7 +27,7 @@ def test_verbose_shows_connection_steps(micropython: str, capfd, argv) -> None:
     out, err = capfd.readouterr()
     assert out == "42\n"
     steps = [line.split(" ms ", 1)[1] for line in err.splitlines() if " ms belay_hook." in line]
-    assert steps[-2].startswith("belay_hook.board.link: opened /dev/")
+    assert steps[-2].startswith("belay_hook.board.transport: opened /dev/")
     assert steps[-1].endswith(": raw REPL (micropython)")
     assert not any("rpc.channel" in s for s in steps)  # frames only at -vv
 
