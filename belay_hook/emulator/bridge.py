@@ -68,6 +68,7 @@ from belay_hook.emulator.vmproc import VM, BootError, Line
 BUFFER = 1024
 HARD_RESET_EXIT = 99  # mcu/emulator/machine.py: machine.reset() exits with it
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
+_CTRL_A_AGAIN = 0.5  # a raw soft reboot's Ctrl-A unanswered this long is sent again
 _RAW_MARK = b"raw REPL; CTRL-B to exit"
 _FRIENDLY_MARK = b"for more information."  # end of the banner the friendly REPL prints
 # The unix VM's banner line "MicroPython <hash> on <date>; linux [GCC ...] version"
@@ -98,6 +99,7 @@ class Bridge:
         self._to_host = Line(args.baudrate, args.latency)
         self._mode_tail = b""
         self._raw = False
+        self._ctrl_a_sent = 0.0  # when the VM was last sent a Ctrl-A for a raw soft reboot
         self._vm_waits = False  # the VM printed something and was sent nothing since
         self._flavour = args.flavour
         self._cp: circuitpython.Output | None = None
@@ -268,6 +270,13 @@ class Bridge:
             if self._cp is None and self._output.wants_raw:  # a raw soft reboot's REPL
                 self._output.wants_raw = False
                 os.write(self._vm.master, b"\x01")
+                self._ctrl_a_sent = time.monotonic()
+            elif (
+                self._output.awaits_raw_banner
+                and time.monotonic() - self._ctrl_a_sent > _CTRL_A_AGAIN
+            ):  # the VM's REPL, setting up its tty, can drop a byte that came first
+                os.write(self._vm.master, b"\x01")
+                self._ctrl_a_sent = time.monotonic()
             asked = self._output.asked  # by board code, from a file it runs at boot
             if asked == "soft":  # in the REPL mode the board was in, as firmware
                 self._replace_vm("raw" if self._raw else "soft", self._soft_reboot_line)
@@ -279,6 +288,8 @@ class Bridge:
             self._backoff = min(self._backoff * 2, 0.01) if any(stuck.values()) else 0.0005
             now = time.monotonic()
             waits = [self._idle] if self._idle else []
+            if self._output.awaits_raw_banner:
+                waits.append(_CTRL_A_AGAIN)
             for line, line_stuck in stuck.items():
                 due = line.next_due()
                 if due is not None:

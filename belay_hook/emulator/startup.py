@@ -51,6 +51,11 @@ class Output:
         self._then_raw = raw
 
     @property
+    def awaits_raw_banner(self) -> bool:
+        """Whether the Ctrl-A sent for a raw soft reboot has not been answered yet."""
+        return self._state == "raw"
+
+    @property
     def asked(self) -> str | None:
         """Either "soft" or "power" once board code asked for that reset (the bridge
         does it)."""
