@@ -25,7 +25,7 @@ def board_frames(board_traceback: str) -> List[Tuple[str, int, str]]:
     return [
         (path, int(line), func or "<module>")
         for path, line, func in _FRAME.findall(board_traceback)
-        if os.path.isabs(path) and os.path.exists(path)
+        if (os.path.isabs(path) and os.path.exists(path)) or path.startswith("<board code ")
     ]
 
 
