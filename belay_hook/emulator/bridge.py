@@ -272,7 +272,8 @@ class Bridge:
                 os.write(self._vm.master, b"\x01")
                 self._ctrl_a_sent = time.monotonic()
             elif (
-                self._output.awaits_raw_banner
+                self._cp is None
+                and self._output.awaits_raw_banner
                 and time.monotonic() - self._ctrl_a_sent > _CTRL_A_AGAIN
             ):  # the VM's REPL, setting up its tty, can drop a byte that came first
                 os.write(self._vm.master, b"\x01")
@@ -288,7 +289,7 @@ class Bridge:
             self._backoff = min(self._backoff * 2, 0.01) if any(stuck.values()) else 0.0005
             now = time.monotonic()
             waits = [self._idle] if self._idle else []
-            if self._output.awaits_raw_banner:
+            if self._cp is None and self._output.awaits_raw_banner:
                 waits.append(_CTRL_A_AGAIN)
             for line, line_stuck in stuck.items():
                 due = line.next_due()
