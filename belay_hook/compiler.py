@@ -87,6 +87,12 @@ class CompileError(Exception):
         self.compiler = compiler
         self.march = march
 
+    @property
+    def last_line(self) -> str:
+        """mpy-cross's last line: the error itself, for a one-line message."""
+        lines = self.text.strip().splitlines()
+        return lines[-1] if lines else "failed"
+
 
 @functools.cache
 def _compilers() -> Dict[str, Compiler]:
@@ -182,6 +188,20 @@ def compile_mpy(
         code = _mpy_cross(source, filename, compiler, march, optimize)
         cache.put(name, code)
     return code
+
+
+_NATIVE_DECORATOR = re.compile(rb"@micropython\.(?:" + NATIVE_EMITTERS.pattern.encode() + rb")\b")
+
+
+def compile_file(data: bytes, filename: str, fmt: BoardFormat) -> bytes | None:
+    """A file's source as .mpy for `fmt` (cached), or None where no compiler here emits
+    it: native code for a board of no known arch, or a format none of ours writes.
+    Raises CompileError."""
+    native = bool(_NATIVE_DECORATOR.search(data))
+    found = compiler_for(fmt, native) if fmt.arch or not native else None
+    if found is None:
+        return None
+    return compile_mpy(data, filename, found, fmt.arch if native else None)
 
 
 def _mpy_cross(

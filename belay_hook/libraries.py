@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import posixpath
-import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -50,7 +49,6 @@ TARGET = "/lib"
 URL_PREFIXES = ("http://", "https://", "file://", "github:", "gitlab:")
 ALWAYS_SOURCE = ("boot.py", "main.py")
 _TIMEOUT = 30.0  # seconds for one download
-_NATIVE = re.compile(rb"@micropython\.(?:" + compiler.NATIVE_EMITTERS.pattern.encode() + rb")\b")
 
 
 class LibraryError(BelayHookError):
@@ -290,16 +288,13 @@ class _NotFound(LibraryError):
 
 def _compile(data: bytes, dest: str, fmt: BoardFormat) -> bytes | None:
     """`data` as .mpy for `fmt`, or None where no compiler here emits it (it goes as source)."""
-    native = bool(_NATIVE.search(data))
-    found = compiler.compiler_for(fmt, native) if fmt.arch or not native else None
-    if found is None:
-        log.info("%s: no mpy-cross here emits %s; it goes as source", dest, fmt)
-        return None
     try:
-        return compiler.compile_mpy(data, dest, found, fmt.arch if native else None)
+        compiled = compiler.compile_file(data, dest, fmt)
     except compiler.CompileError as exc:
-        lines = exc.text.strip().splitlines()
-        raise LibraryError(f"{dest}: mpy-cross: {lines[-1] if lines else 'failed'}") from None
+        raise LibraryError(f"{dest}: mpy-cross: {exc.last_line}") from None
+    if compiled is None:
+        log.info("%s: no mpy-cross here emits %s; it goes as source", dest, fmt)
+    return compiled
 
 
 def _pairs(meta: dict, key: str, what: str) -> List[Tuple[str, str]]:

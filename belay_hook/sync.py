@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Tuple, Union
@@ -44,7 +43,6 @@ __all__ = ["CHUNK", "PROTECTED", "SyncError", "SyncReport", "sync"]
 ALWAYS_SOURCE = ("boot.py", "main.py")  # the board runs these by name: never .mpy
 SKIPPED_DIRS = ("__pycache__",)  # CPython's caches: no board can load them
 SKIPPED_SUFFIXES = (".pyc",)
-_NATIVE = re.compile(rb"@micropython\.(?:" + compiler.NATIVE_EMITTERS.pattern.encode() + rb")\b")
 
 
 @dataclass(frozen=True)
@@ -192,17 +190,10 @@ def _read(path: Path) -> bytes:
 
 def _compile(data: bytes, name: str, fmt: BoardFormat) -> bytes | None:
     """`data` compiled to .mpy for `fmt` (cached), or None if no compiler here can."""
-    native = bool(_NATIVE.search(data))
-    if native and not fmt.arch:
-        return None
-    found = compiler.compiler_for(fmt, native)
-    if found is None:
-        return None
     try:
-        return compiler.compile_mpy(data, name, found, fmt.arch if native else None)
+        return compiler.compile_file(data, name, fmt)
     except compiler.CompileError as exc:
-        lines = exc.text.strip().splitlines()
-        raise SyncError(f"{name}: mpy-cross: {lines[-1] if lines else 'failed'}") from None
+        raise SyncError(f"{name}: mpy-cross: {exc.last_line}") from None
 
 
 # ------------------------------------------------------------------- one sync
