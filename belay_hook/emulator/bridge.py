@@ -117,6 +117,7 @@ class Bridge:
         os.set_blocking(self.port_master, False)
         self.port = os.ttyname(self._port_slave)
         self._vm: VM | None = None
+        self._spare: VM | None = None  # the VM the next reset starts (`_spawn`)
         self._faults = {"to_host": FaultStream(), "to_board": FaultStream()}
         self._requests = b""
         self._version = vm_version(args.micropython)
@@ -129,7 +130,9 @@ class Bridge:
         passed on from there: `_output`)."""
         cp = self._cp is not None
         mode = "repl" if cp and how == "raw" else how
-        vm = self._vm = VM(self._command + [self._flavour, mode], self._vm_folder)
+        vm, self._spare = self._spare or self._spawn(), None
+        os.write(vm.master, mode.encode() + b"\n")
+        self._vm = vm
         self._raw = how == "raw"
         if self._raw and cp:  # CircuitPython's raw REPL runs no file: wait for it
             vm.read_until(PROMPT, BOOT_TIMEOUT)
@@ -140,6 +143,12 @@ class Bridge:
             data = vm.read_until(READY, BOOT_TIMEOUT)
             self._output.started(show_banner, raw=self._raw)
             self._from_vm(data[data.find(READY) + len(READY) :])
+        self._spare = self._spawn()
+
+    def _spawn(self) -> VM:
+        """A VM started up to the point where it needs to know what reset it follows
+        (mcu/emulator/boot.py, mode "spare"): a reset then costs no process start."""
+        return VM(self._command + [self._flavour, "spare"], self._vm_folder)
 
     def _rewrite_banner(self, banner: bytes) -> bytes:
         return _BANNER_LINE.sub(self._firmware_banner, banner, count=1)
@@ -346,8 +355,9 @@ class Bridge:
         return {"pending": sum(len(faults) for faults in self._faults.values())}
 
     def close(self) -> None:
-        if self._vm is not None:
-            self._vm.close()
+        for vm in (self._vm, self._spare):
+            if vm is not None:
+                vm.close()
 
 
 def vm_version(micropython: str) -> bytes:

@@ -2,7 +2,9 @@
 # from this folder) before its REPL, so that what follows sees a board, not the host.
 # Its modules are imported by relative name, which is all a board traceback shows of them.
 # `... STATE FLAVOUR MODE`: "micropython" runs flash's boot.py and main.py after MODE
-# (startup.py), "circuitpython" boots that flavour (circuitpython.py).
+# (startup.py), "circuitpython" boots that flavour (circuitpython.py). MODE "spare": the
+# bridge starts this VM ahead of the next reset and names the mode, one line on stdin,
+# when that reset comes; so a reset does not wait for a process to start.
 import os
 import sys
 
@@ -17,6 +19,8 @@ def _boot(flash, state, flavour, mode):
     import sandbox
     import startup
 
+    if mode == "spare":
+        mode = sys.stdin.readline().strip()
     for name in ("flash", "sandbox", "startup"):
         del sys.modules[name]  # a board has none of them
     machine._attach(state)
