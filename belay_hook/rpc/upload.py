@@ -21,17 +21,20 @@ import time
 from typing import Any, Callable, Tuple
 
 from belay_hook.errors import BelayHookError, LinkError
-from belay_hook.rpc import ops
+from belay_hook.rpc import framing, ops
 
 UPLOAD_CHUNK = 2048  # bytes per write request: bounded board RAM per frame
 REPL_CHUNK = 256  # bytes per raw REPL chunk, each acknowledged: a UART buffer's worth
 READY = b"\x06"
 _SHOW_AFTER = 1.0  # seconds an upload runs before it shows its progress
 
-# Board side of `write_via_repl`: receives escaped chunks, each as four hex
-# digits of length and the bytes, acknowledging each with 0x01; 0000 ends it.
-# _g is the digest the host computes in `digests` (the agent's _dg, in short).
-BOARD_WRITER = """\
+# Board side of `write_via_repl`: receives chunks escaped as request frames are (no
+# byte a REPL acts on: bytes cut off by an interrupt, left in the board's input, are
+# inert in its raw REPL), each as four hex digits of length and the bytes,
+# acknowledging each with 0x01; 0000 ends it. {plain} lists the escaped bytes with
+# ESCAPE last (undoing its pair first would make new pairs). _g is the digest the
+# host computes in `digests` (the agent's _dg, in short).
+_BOARD_WRITER = """\
 import os,sys
 def _g(n):
  b=open(n,'rb').read()
@@ -50,7 +53,9 @@ def _w(d,t,c,old):
  while 1:
   k=int(g(4),16)
   if not k:break
-  f.write(g(k).replace(b'\\x10\\x13',b'\\x03').replace(b'\\x10\\x11',b'\\x10'));o('\\x01')
+  b=g(k)
+  for y in {plain}:b=b.replace(bytes(({escape},y^32)),bytes((y,)))
+  f.write(b);o('\\x01')
  f.close();e=_g(q)
  if e not in c:os.remove(q);print('!'+e);return
  t=t.replace('*',e);p=d+'/'+t
@@ -58,16 +63,14 @@ def _w(d,t,c,old):
   if n==t or old and n.startswith(old):os.remove(d+'/'+n)
  os.rename(q,p);print(t)
 """
+BOARD_WRITER = _BOARD_WRITER.replace("{escape}", str(ops.ESCAPE)).replace(
+    "{plain}", repr(ops.ESCAPED.replace(bytes((ops.ESCAPE,)), b"") + bytes((ops.ESCAPE,)))
+)
 
 
 def digests(data: bytes) -> Tuple[str, str]:
     """What the board's digest of ``data`` is: (sha256 form, size-and-sum form)."""
     return hashlib.sha256(data).hexdigest()[:12], f"{len(data):x}_{sum(data):x}"
-
-
-def escape(data: bytes) -> bytes:
-    """0x03 would interrupt the board: send 0x10 as 0x10 0x11 and 0x03 as 0x10 0x13."""
-    return data.replace(b"\x10", b"\x10\x11").replace(b"\x03", b"\x10\x13")
 
 
 class Progress:
@@ -147,7 +150,7 @@ def write_via_repl(
     bar = Progress(f"uploading {name}", len(data), progress)
     try:
         for start in range(0, len(data), REPL_CHUNK):
-            chunk = escape(data[start : start + REPL_CHUNK])
+            chunk = framing.escape(data[start : start + REPL_CHUNK])
             link.write(b"%04x" % len(chunk) + chunk)
             ack = link.read_ready(b"\x01", timeout=timeout)
             if ack is not None:
