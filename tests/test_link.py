@@ -109,6 +109,21 @@ def test_interrupt_gets_past_code_that_catches_the_first_ctrl_c(link: Link) -> N
     assert link.exec("print('after')") == b"after\n"
 
 
+@pytest.mark.parametrize("junk", [b"\x02x = 1 + ", b"\x02\r\n>>> x"])
+def test_soft_reset_gets_past_a_line_typed_at_the_friendly_prompt(
+    emulator: Emulator, link: Link, junk: bytes
+) -> None:
+    # Stray bytes just before the Ctrl-D (left unread by code that was interrupted,
+    # or noise): Ctrl-B, then a line the friendly REPL holds, where Ctrl-A and
+    # Ctrl-D do nothing. The soft reset must still happen.
+    link.exec("x = 1")
+    emulator.faults.insert(junk, when=b"\x01", after=1, to_board=True)
+    link.enter_raw_repl(soft_reset=True)
+    with pytest.raises(NameError):
+        link.exec("print(x)")
+    assert link.exec("print('after')") == b"after\n"
+
+
 def test_timeout_names_the_port_and_the_last_bytes(link: Link) -> None:
     with pytest.raises(BoardTimeoutError) as caught:
         link.exec("print('working')\nimport time\ntime.sleep(5)", timeout=0.5)

@@ -44,6 +44,14 @@ _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
 log = logging.getLogger(__name__)
 
 
+def _to_raw_repl(shown: bytes) -> bytes:
+    """What brings a board that showed `shown`, then fell silent, to the raw REPL:
+    Ctrl-A, but Ctrl-C first where a friendly prompt has a typed line after it (stray
+    input, say): on a line, Ctrl-A only moves the cursor; Ctrl-C clears it."""
+    at = shown.rfind(b">>> ")
+    return b"\x03\x01" if at >= 0 and shown[at + 4 :] else b"\x01"
+
+
 class Link(Transport):
     """A serial connection to a MicroPython (or CircuitPython) board and the raw REPL
     commands over it.
@@ -103,7 +111,8 @@ class Link(Transport):
         """Read up to the raw REPL prompt the board sends once it has soft-rebooted: the
         one after its ``OK`` for the Ctrl-D (a banner before that was an earlier one's,
         late). A board that came back at its friendly prompt instead (it reset harder
-        than asked) gets a Ctrl-A each time it falls silent there."""
+        than asked) gets a Ctrl-A each time it falls silent there; one whose friendly
+        REPL holds a typed line (stray input took it there) is asked again."""
         text = bytearray()
         asked = False  # a Ctrl-A was sent: its banner needs no OK before it
         while True:
@@ -116,10 +125,12 @@ class Link(Transport):
                 fresh = asked or 0 <= clean.find(b"OK") < at
                 if fresh and at >= 0 and clean[at + len(RAW_BANNER) :] in (b"\r\n>", b"\n>"):
                     return bytes(text)
-            elif strip_osc(bytes(text)).endswith(b">>> "):
-                self._send(b"\x01")
+            elif b">>> " in strip_osc(bytes(text)):
+                key = _to_raw_repl(strip_osc(bytes(text)))
+                # A typed line swallowed the Ctrl-D too: clear it, and reboot again.
+                asked = key == b"\x01"
+                self._send(key if asked else key + b"\x04")
                 text.clear()
-                asked = True
 
     def _reach_raw_prompt(self, due: _Due) -> bytes:
         """Send Ctrl-A until the raw REPL prompt comes. A CircuitPython board waiting
@@ -135,7 +146,7 @@ class Link(Transport):
             data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
             if not data:
                 if answered or time.monotonic() - silent_since >= _STUCK:
-                    self._send(b"\x01" if answered else b"\x03\x01")
+                    self._send(_to_raw_repl(strip_osc(bytes(text))) if answered else b"\x03\x01")
                     answered, resent = False, True
                     silent_since = time.monotonic()
                 continue
