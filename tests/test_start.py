@@ -293,9 +293,7 @@ def test_foreign_bundle_file_is_replaced(board, flash, modules) -> None:
     assert bundle_file.read_bytes() == good
 
 
-def test_any_file_written_through_the_raw_repl_arrives_whole(
-    link, emulator, monkeypatch
-) -> None:
+def test_any_file_written_through_the_raw_repl_arrives_whole(link, emulator, monkeypatch) -> None:
     data = bytes(range(256)) * 5 + b"\x03\x10\x10\x03\x10\x30\x10\xde"  # escape's edges
     chunks = []
     original = Link.write

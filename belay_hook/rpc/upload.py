@@ -33,14 +33,21 @@ _SHOW_AFTER = 1.0  # seconds an upload runs before it shows its progress
 # inert in its raw REPL), each as four hex digits of length and the bytes,
 # acknowledging each with 0x01; 0000 ends it. {plain} lists the escaped bytes with
 # ESCAPE last (undoing its pair first would make new pairs). _g is the digest the
-# host computes in `digests` (the agent's _dg, in short).
+# host computes in `digests` (the agent's _dg, in short), read a piece at a time: the
+# heap of a small board is in pieces by then.
 _BOARD_WRITER = """\
 import os,sys
 def _g(n):
- b=open(n,'rb').read()
- try:
-  import hashlib as h,binascii as x;return x.hexlify(h.sha256(b).digest()[:6]).decode()
- except (ImportError,AttributeError):return '%x_%x'%(len(b),sum(b))
+ try:import hashlib,binascii;s=hashlib.sha256()
+ except (ImportError,AttributeError):s=None
+ f=open(n,'rb');l=m=0
+ while 1:
+  b=f.read(256)
+  if not b:break
+  if s:s.update(b)
+  else:l+=len(b);m+=sum(b)
+ f.close()
+ return binascii.hexlify(s.digest()[:6]).decode() if s else '%x_%x'%(l,m)
 def _w(d,t,c,old):
  r=sys.stdin.buffer.read;o=sys.stdout.write
  def g(n):
@@ -54,7 +61,8 @@ def _w(d,t,c,old):
   k=int(g(4),16)
   if not k:break
   b=g(k)
-  for y in {plain}:b=b.replace(bytes(({escape},y^32)),bytes((y,)))
+  if {escape} in b:
+   for y in {plain}:b=b.replace(bytes(({escape},y^32)),bytes((y,)))
   f.write(b);o('\\x01')
  f.close();e=_g(q)
  if e not in c:os.remove(q);print('!'+e);return
