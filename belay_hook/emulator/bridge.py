@@ -22,9 +22,11 @@ USB, the bridge adds:
   passes on only ``raw REPL; CTRL-B to exit\\r\\n>``, as firmware does. Bytes the
   dead VM never read go to the new one. ``machine.reset()`` (exit status 99) and a
   crash are a hard reset: no soft-reboot line, the new VM's banner, friendly REPL.
-  Flash's boot.py and main.py run after each, as `startup` says.
-  Measured on the 2-core dev machine: a soft reboot takes about 40 ms from Ctrl-D to
-  the new prompt (raw or friendly); `Emulator.start()` about 70-90 ms.
+  Flash's boot.py and main.py run after each, as `startup` says. The new VM is a
+  spare, started ahead (`Bridge._spawn`): a VM process is a CPython interpreter around
+  the VM, 40-50 ms to start, while the spare only has to be told its mode. Measured on
+  the 2-core dev machine: a soft reboot in the raw REPL takes about 25-35 ms from
+  Ctrl-D to the new raw prompt (bench/bench_start.py).
 * A receive side like a board's: bytes from the host are read only while fewer than
   `BUFFER` wait here and the VM has fewer than `BUFFER` unread, so a host that writes
   faster than board code reads is held back by its own ``write()``.
