@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,18 @@ def test_dead_bridge_takes_vm_along(micropython: str) -> None:
     emu._bridge.kill()
     assert _all_gone(vms)
     emu.close()
+
+
+def test_a_reset_still_boots_when_the_spare_vm_died(emulator: Emulator, port) -> None:
+    def started(pid: int) -> int:  # clock ticks after boot (field 22 of /proc/PID/stat)
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+
+    spare = max(_children(emulator._bridge.pid), key=started)  # started after the VM
+    os.kill(spare, signal.SIGKILL)
+    assert _all_gone([spare])
+    port.write(b"\x04")
+    assert port.read_until(b">>> ").startswith(b"\r\nMPY: soft reboot\r\nMicroPython ")
+    assert spare not in _children(emulator._bridge.pid)
 
 
 def test_start_reports_a_vm_that_cannot_boot(micropython: str) -> None:

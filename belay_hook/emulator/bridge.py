@@ -132,7 +132,11 @@ class Bridge:
         passed on from there: `_output`)."""
         cp = self._cp is not None
         mode = "repl" if cp and how == "raw" else how
-        vm, self._spare = self._spare or self._spawn(), None
+        vm, self._spare = self._spare, None
+        if vm is None or vm.proc.poll() is not None:  # none yet, or it died waiting
+            if vm is not None:
+                vm.close()
+            vm = self._spawn()
         os.write(vm.master, mode.encode() + b"\n")
         self._vm = vm
         self._raw = how == "raw"
