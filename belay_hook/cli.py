@@ -9,12 +9,19 @@ import json
 import math
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Iterator, List
 
 from belay_hook import __version__, bundle, compiler, logs
 from belay_hook.board import ports
-from belay_hook.errors import BelayHookError, BoardTimeoutError
+from belay_hook.errors import (
+    BelayHookError,
+    BoardResetError,
+    BoardTimeoutError,
+    FrameError,
+    LinkError,
+)
 
 PORT_HELP = (
     "device path, pyserial URL, usb:VID[:PID[:SERIAL]], serial:SERIAL or 'emulator' "
@@ -138,10 +145,31 @@ def main(argv: List[str] | None = None) -> int:
         print(_format_syntax_error(exc), file=sys.stderr)
         return 1
     except BelayHookError as exc:
+        if args.command == "run" and _unreachable(exc):
+            where = _program_line(exc) or args.file
+            print(f"belay-hook run: {exc} (at {where})", file=sys.stderr)
+            return 1
         if args.command not in BOARD_COMMANDS:
             raise  # a program's own error under `run` keeps its traceback
         print(f"belay-hook {args.command}: {exc}", file=sys.stderr)
         return 1
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The board could not be reached at all (no such port, busy, refused): the program's
+    traceback through belay_hook would say no more than the message."""
+    return isinstance(exc, LinkError) and not isinstance(exc, (BoardResetError, FrameError))
+
+
+def _program_line(exc: BaseException) -> str | None:
+    """file:line of the innermost frame of the program's own code in ``exc``'s traceback."""
+    ours = str(Path(__file__).resolve().parent)
+    where = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        name = frame.f_code.co_filename
+        if not name.startswith((ours, "<")) and Path(name).is_file():
+            where = f"{name}:{line}"
+    return where
 
 
 def _version() -> str:
@@ -164,8 +192,10 @@ def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
     """The device to open for the command; an emulator runs until the command ends."""
     from belay_hook.rpc.connection import device_for
 
-    show_pins = args.command == "run" and not args.no_pins
-    return device_for(args.port, flash_dir=args.flash, show_pins=show_pins)
+    port = ports.resolve(args.port)
+    # Pins show on stderr for `run` on the emulator: there is no LED to look at otherwise.
+    show_pins = port == ports.EMULATOR and args.command == "run" and not args.no_pins
+    return device_for(port, flash_dir=args.flash, show_pins=show_pins)
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -235,8 +265,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = args.file.resolve()
     if not path.is_file():
         raise SystemExit(f"belay-hook run: {args.file}: no such file")
-    # On the emulator, show the pins (_device does, unless --no-pins): there is no LED to
-    # look at otherwise.
     with _device(args) as device, _environ("BELAY_HOOK_PORT", device), install(device) as hook:
         spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

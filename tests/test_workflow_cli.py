@@ -1,0 +1,50 @@
+"""The command line as a new user meets it: real `belay-hook` processes, a real VM."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from belay_hook.emulator import Emulator
+
+PROGRAM = """\
+import sys
+
+#@mcu
+def board_platform():
+    return sys.platform
+
+print("board says", board_platform())
+"""
+
+
+def belay_hook(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BELAY_HOOK_PORT": ""}  # no developer's setting leaks in
+    return subprocess.run(
+        [sys.executable, "-m", "belay_hook", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def test_run_on_a_board_named_by_its_device_path(emulator: Emulator, tmp_path: Path) -> None:
+    """A real board is a device path: `run` must not hand it the emulator's pin display."""
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    proc = belay_hook("run", "prog.py", "--port", str(emulator.port), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "board says linux\n"
+
+
+def test_run_on_a_port_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "platforms.py").write_text(PROGRAM)
+    (tmp_path / "main.py").write_text('print("starting")\nimport platforms\n')
+    proc = belay_hook("run", "main.py", "--port", "/dev/ttyNOPE", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (1, "starting\n")
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("belay-hook run: /dev/ttyNOPE: no such port")
+    assert lines[0].endswith(f"(at {tmp_path / 'main.py'}:2)")  # where it reached for the board
+    # a program whose own board code cannot go up: the same line, naming the program
+    proc = belay_hook("run", "platforms.py", "--port", "/dev/ttyNOPE", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().endswith("(at platforms.py)")
