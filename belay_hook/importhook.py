@@ -31,7 +31,7 @@ from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
-from belay_hook.splitter.markers import NEEDLE
+from belay_hook.splitter.markers import may_hold_markers
 from belay_hook.splitter.result import Split
 
 # Never ours to split: the standard library, and belay_hook itself (its own
@@ -40,7 +40,6 @@ _SKIP = (
     *{str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib")},
     str(Path(__file__).resolve().parent) + os.sep,
 )
-_MARK = NEEDLE.encode()
 
 
 class BoardNameWarning(UserWarning):
@@ -80,7 +79,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             data = Path(spec.origin).read_bytes()
         except OSError:
             return None
-        if _MARK not in data:
+        if not may_hold_markers(data):
             return None
         ours = importlib.util.spec_from_file_location(
             fullname,

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any, List
 
-from belay_hook.splitter.markers import NEEDLE
+from belay_hook.splitter.markers import may_hold_markers
 
 _CALL = "__import__('belay_hook.interactive').interactive.run_cell"
 _VALUE = "_belay_hook_cell_value"
@@ -51,7 +51,7 @@ def _transform(lines: List[str]) -> List[str]:
     """A cell holding the marker text becomes one call that runs it (no side effect
     here: IPython may transform a cell more than once)."""
     source = "".join(lines)
-    if NEEDLE not in source:
+    if not may_hold_markers(source):
         return lines
     return [f"{_CALL}({source!r})\n"]
 

@@ -20,7 +20,7 @@ from typing import Any
 from belay_hook import bundle
 from belay_hook.errors import BelayHookError
 from belay_hook.importhook import board_setting
-from belay_hook.splitter.markers import NEEDLE, find_markers, line_ending, source_lines
+from belay_hook.splitter.markers import find_markers, line_ending, may_hold_markers, source_lines
 
 
 def run_if_main(hook: Any, frame: FrameType | None) -> None:
@@ -40,7 +40,7 @@ def run_if_main(hook: Any, frame: FrameType | None) -> None:
         source = Path(path).read_bytes() if path else b""
     except OSError:
         return
-    if NEEDLE.encode() not in source:
+    if not may_hold_markers(source):
         return
     text = importlib.util.decode_source(source)
     markers = find_markers(text, str(path))

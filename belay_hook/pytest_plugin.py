@@ -26,7 +26,7 @@ import pytest
 from belay_hook.board.ports import EMULATOR
 from belay_hook.importhook import BelayHook, install
 from belay_hook.rpc.session import Session
-from belay_hook.splitter.markers import NEEDLE
+from belay_hook.splitter.markers import may_hold_markers
 
 _PACKAGE_DIRS = {"site-packages", "dist-packages"}
 _STDLIB = tuple(
@@ -205,7 +205,7 @@ def _imported_without_a_hook() -> set:
         loader = getattr(spec, "loader", None)
         if isinstance(loader, SourceFileLoader) and _in_project(module):
             try:
-                if NEEDLE.encode() in Path(spec.origin).read_bytes():
+                if may_hold_markers(Path(spec.origin).read_bytes()):
                     found.add(name)
             except OSError:
                 pass

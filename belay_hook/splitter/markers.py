@@ -21,7 +21,7 @@ import math
 import re
 import tokenize
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 from belay_hook.errors import MarkerError
 
@@ -29,7 +29,11 @@ PREFIX = "#@mcu"
 # Formatters (black, ruff format) rewrite "#@mcu" as "# @mcu": both are markers,
 # so formatting a module never silently moves its code back to the host.
 FORMATTED = "# @mcu"
-NEEDLE = "@mcu"  # in every marker: the cheap test for "may hold markers"
+NEEDLE = "@mcu"  # in every marker
+# A comment that looks like a marker but is not one (#@MCU, #@ mcu): an error, or the
+# code it stands over would quietly run on the host.
+_NEAR_MISS = re.compile(r"#\s*@\s*mcu(?![\w@.-])", re.I)
+_MAY_HOLD = re.compile(rb"@\s*mcu", re.I)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
@@ -65,15 +69,23 @@ class Marker:
     options: Dict[str, Any] = field(default_factory=dict)  # read: "2" is 2.0 for timeout
 
 
+def may_hold_markers(source: Union[str, bytes]) -> bool:
+    """The cheap test: False means ``source`` has no marker, nor anything like one."""
+    data = source.encode("utf-8", "replace") if isinstance(source, str) else source
+    return _MAY_HOLD.search(data) is not None
+
+
 def find_markers(source: str, filename: str) -> List[Marker]:
     """Every marker in ``source``, in order; a malformed one raises MarkerError."""
-    if NEEDLE not in source:
+    if not may_hold_markers(source):
         return []
     lines = source_lines(source)
     comments = []
     try:
         for tok in tokenize.generate_tokens(io.StringIO(newlines_only(lines)).readline):
-            if tok.type == tokenize.COMMENT and tok.string.startswith((PREFIX, FORMATTED)):
+            if tok.type == tokenize.COMMENT and (
+                tok.string.startswith((PREFIX, FORMATTED)) or _NEAR_MISS.match(tok.string)
+            ):
                 comments.append(tok)
     except (tokenize.TokenError, SyntaxError):
         # Broken source: the parser reports it with a better message than
@@ -89,6 +101,9 @@ def _read_marker(tok: tokenize.TokenInfo, lines: List[str], filename: str) -> Ma
     def error(msg: str) -> MarkerError:
         return MarkerError(msg, filename, lineno, text, col + 1)
 
+    if not tok.string.startswith((PREFIX, FORMATTED)):
+        found = _NEAR_MISS.match(tok.string).group()  # type: ignore[union-attr]
+        raise error(f"unknown marker {found!r}; did you mean '{PREFIX}'?")
     if text[:col].strip():
         raise error(
             f"{PREFIX} must stand on its own line directly above the statement it marks, "
