@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import sys
+from errno import ENOSPC
 from typing import Iterable, List, Tuple
 
 from belay_hook import mcu_files
@@ -123,12 +124,16 @@ class Helper:
         leaves a truncated file under the real name (the old one stays until then)."""
         data, what = f.data, f"writing {f.remote}"
         temporary = f.remote + TEMPORARY
-        self._exec(f"_bh_o({temporary!r}, 'wb')", what)
-        for start in range(0, len(data), CHUNK):
-            chunk = data[start : start + CHUNK]
-            self._exec(f"_bh_f.write({self._literal(chunk)})", what)
-            bar.advance(len(chunk), f.remote)
-        size = int(self._exec(f"_bh_c({temporary!r})", what))
+        try:
+            self._exec(f"_bh_o({temporary!r}, 'wb')", what)
+            for start in range(0, len(data), CHUNK):
+                chunk = data[start : start + CHUNK]
+                self._exec(f"_bh_f.write({self._literal(chunk)})", what)
+                bar.advance(len(chunk), f.remote)
+            size = int(self._exec(f"_bh_c({temporary!r})", what))
+        except SyncError:  # the board refused a write (its flash is full, say)
+            self.link.exec(f"_bh_rm({temporary!r})")  # what did fit must not fill it
+            raise
         damage = f"{size} of its {len(data)} bytes" if size != len(data) else ""
         if not damage and self.has_hash:
             digest = bytes.fromhex(self._exec(f"_bh_s({temporary!r})", what).strip())
@@ -155,7 +160,8 @@ class Helper:
         except Exception as exc:
             if getattr(exc, "board_traceback", None) is None:
                 raise
-            raise SyncError(f"{what} on the board: {type(exc).__name__}: {exc}") from exc
+            full = " (the board's flash is full)" if getattr(exc, "errno", 0) == ENOSPC else ""
+            raise SyncError(f"{what} on the board: {type(exc).__name__}: {exc}{full}") from exc
 
 
 def _groups(files: List[BoardFile], max_code: int = 2048) -> Iterable[List[BoardFile]]:

@@ -78,6 +78,20 @@ def _bh_c(p):
     print(os.stat(p)[6])
 
 
+def _bh_rm(p):
+    # Close the file being written and remove it: a failed write leaves nothing behind.
+    global _bh_f
+    try:
+        _bh_f.close()
+    except Exception:
+        pass
+    _bh_f = None
+    try:
+        os.remove(p)
+    except OSError:
+        pass
+
+
 def _bh_end():
     # Remove every _bh_ name again, closing a file left open by an error.
     try:
