@@ -214,6 +214,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         "mpy_bytes": len(built.code) if built.is_mpy else None,
     }
     if args.mpy:
+        if not built.is_mpy and not built.format.source_only and not compiler.available():
+            raise SystemExit(f"belay-hook bundle: --mpy: {compiler.NO_COMPILER}")
         if not built.is_mpy:
             raise SystemExit(f"belay-hook bundle: format {built.format} takes source, not .mpy")
         args.mpy.write_bytes(built.code)

