@@ -145,6 +145,9 @@ def main(argv: List[str] | None = None) -> int:
         print(_format_syntax_error(exc), file=sys.stderr)
         return 1
     except BelayHookError as exc:
+        if args.command == "run" and not getattr(args, "started", False):
+            print(f"belay-hook run: {exc}", file=sys.stderr)  # settings, port, emulator
+            return 1
         if args.command == "run" and _unreachable(exc):
             where = _program_line(exc) or args.file
             print(f"belay-hook run: {exc} (at {where})", file=sys.stderr)
@@ -274,6 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(path.parent))
         main_module = sys.modules["__main__"]
         sys.modules["__main__"] = module
+        args.started = True  # from here on, errors are the program's
         try:
             hook.exec_module(module)
         finally:

@@ -113,8 +113,34 @@ def pyproject_config(start: Path | None = None) -> Tuple[Dict[str, Any], Path | 
             raise BelayHookError(f"{path}: cannot read: {exc}") from None
         if isinstance(table, dict):
             log.debug("settings from %s", path)
+            _check_settings(table, path)
             return table, path
     return {}, None
+
+
+# [tool.belay_hook] setting -> (its type, said in errors); what a list holds libraries checks.
+SETTINGS = {
+    "port": (str, "a string"),
+    "boards": (dict, "a table of board names and ports"),
+    "dependencies": (list, "a list of strings"),
+}
+
+
+def _check_settings(table: Dict[str, Any], path: Path) -> None:
+    """Every setting known and of its type: a typo must not quietly choose another board."""
+    where = f"{path}: [tool.belay_hook]"
+    for key, value in table.items():
+        if key not in SETTINGS:
+            known = ", ".join(sorted(SETTINGS))
+            raise BelayHookError(f"{where} has no setting {key!r} (known: {known})")
+        kind, wanted = SETTINGS[key]
+        if not isinstance(value, kind):
+            raise BelayHookError(f"{where} {key} must be {wanted}, not {type(value).__name__}")
+        for name, port in value.items() if key == "boards" else ():
+            if not isinstance(port, str):
+                raise BelayHookError(
+                    f"{where} boards.{name} must be a port (a string), not {type(port).__name__}"
+                )
 
 
 def usb_boards() -> List[Device]:
