@@ -23,15 +23,15 @@ import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 from belay_hook import bundle
 from belay_hook.board import ports
-from belay_hook.errors import NoBoardError, register_exception
+from belay_hook.errors import MarkerError, NoBoardError, register_exception
 from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
-from belay_hook.splitter.markers import may_hold_markers
+from belay_hook.splitter.markers import may_hold_markers, source_lines
 from belay_hook.splitter.result import Split
 
 # Never ours to split: the standard library, and belay_hook itself (its own
@@ -117,6 +117,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         path = result.filename
         if result.has_mcu:
             board = self.board(board_name)
+            self._board_imports_first(board, namespace, result)
             try:
                 board.load(name, bundle.build(result, board.format))
             except ImportError as exc:
@@ -149,6 +150,31 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             value = namespace.get(export.name)
             if export.kind == "both" and _exception_class(value):
                 register_exception(name, value)
+
+    def _board_imports_first(
+        self, board: Session, namespace: Dict[str, Any], result: Split
+    ) -> None:
+        """The marked modules that board code imports go up first, imported here as any
+        import is: the board finds them whichever order the host imports modules in."""
+        package = namespace.get("__package__") or ""
+        for module, line, relative in _imports(result.mcu_source, package):
+            try:
+                spec = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                continue
+            if spec is None or spec.loader is not self:
+                continue  # not marked: the board has it, or says at load that it has not
+            if relative:
+                raise MarkerError(
+                    f"board code imports marked module {module!r} by a relative import; the "
+                    f"board runs each module on its own: write 'from {module} import ...'",
+                    result.filename, line, source_lines(result.source)[line - 1],
+                )  # fmt: skip
+            importlib.import_module(module)
+            for parent in _parents(module):  # `from app.util import f` needs an `app` there
+                if parent not in board.exports:
+                    empty = bundle.split_cached("", f"<package {parent}>")
+                    board.load(parent, bundle.build(empty, board.format))
 
     def load(self, name: str, board: str) -> ModuleType:
         """Module ``name`` once more, its board part on ``board``: a second module
@@ -271,6 +297,34 @@ def _explain_missing(exc: ImportError, result: Split) -> None:
                 "as arguments"
             )
             return
+
+
+def _imports(source: str, package: str) -> Iterator[Tuple[str, int, bool]]:
+    """(module, line, relative) for every module ``source`` may import, submodules
+    named in a ``from`` import included; relative ones resolved in ``package``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return  # the board's compiler says where
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, node.lineno, False) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and not package:
+                continue  # no package: the board says it cannot do it
+            base = node.module or ""
+            if node.level:
+                base = importlib.util.resolve_name("." * node.level + base, package)
+            if node.module:
+                yield base, node.lineno, bool(node.level)
+            for alias in node.names:
+                yield f"{base}.{alias.name}", node.lineno, bool(node.level)
+
+
+def _parents(module: str) -> List[str]:
+    """``a.b.c`` -> ``["a", "a.b"]``."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _exception_class(value: object) -> bool:

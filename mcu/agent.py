@@ -405,10 +405,11 @@ def _load(name, base):
             os.remove(_DIR + "/" + f)
     if _DIR not in sys.path:
         sys.path.append(_DIR)
+    sys.modules.pop(base, None)  # imported again (a reload): its code runs again
     m = _run(__import__, (base,), {})
+    if name != "__main__" and (name in _mods or name not in sys.modules):
+        sys.modules[name] = m  # also over its older bundle: a reload must reach importers
     _mods[name] = m.__dict__
-    if name != "__main__" and name not in sys.modules:
-        sys.modules[name] = m
 
 
 def _ram(name, filename, source):
