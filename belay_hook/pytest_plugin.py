@@ -19,11 +19,12 @@ import warnings
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 
 import pytest
 
 from belay_hook.board.ports import EMULATOR
+from belay_hook.errors import BoardTimeoutError, LinkError
 from belay_hook.importhook import BelayHook, install
 from belay_hook.rpc.session import Session
 from belay_hook.splitter.markers import may_hold_markers
@@ -36,6 +37,10 @@ _STDLIB = tuple(
         for path in (sysconfig.get_paths()[key], os.path.realpath(sysconfig.get_paths()[key]))
     }
 )
+
+
+# Ports whose board could not be reached this run, with why: later tests fail at once.
+_UNREACHABLE = pytest.StashKey[Dict[str, str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -176,10 +181,19 @@ def board(request: pytest.FixtureRequest) -> Iterator[Board]:
         port = _this_port(request.config)
     except pytest.UsageError as exc:
         pytest.fail(str(exc), pytrace=False)
+    unreachable = request.config.stash.setdefault(_UNREACHABLE, {})
+    if port in unreachable:
+        pytest.fail(f"{unreachable[port]} (as for an earlier test)", pytrace=False)
     _forget(_imported_without_a_hook())
     hook = install(port)
     try:
-        hook.session  # noqa: B018 - connect now: a missing board is a setup error
+        try:
+            hook.session  # noqa: B018 - connect now: a missing board is a setup error
+        except (LinkError, BoardTimeoutError) as exc:
+            unreachable[port] = f"belay_hook: {exc}" if port in str(exc) else (
+                f"belay_hook: board {port}: {exc}"
+            )  # fmt: skip
+            pytest.fail(unreachable[port], pytrace=False)
         before = set(sys.modules)
         yield Board(port, hook)
     finally:
