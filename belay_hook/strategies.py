@@ -32,7 +32,8 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set
 
 from hypothesis import strategies as st
 
-from belay_hook.splitter.checks import check_split
+from belay_hook.splitter import checks
+from belay_hook.splitter.result import Split
 from belay_hook.splitter.writer import Writer
 
 __all__ = ["BOARD_NAMES", "GeneratedModule", "GeneratedStatement", "check_split", "modules"]
@@ -95,6 +96,18 @@ class GeneratedModule:
         return frozenset(
             n for s in self.statements if which(s) for n in range(s.first_line, s.last_line + 1)
         )
+
+
+def check_split(source: str | GeneratedModule, filename: str = "<string>") -> Split:
+    """:func:`belay_hook.splitter.checks.check_split` of source text or of a drawn module
+    (its ``source``): assert every invariant of the split, return it."""
+    if isinstance(source, GeneratedModule):
+        source = source.source
+    if not isinstance(source, str):
+        raise TypeError(
+            f"check_split takes source text (str) or a drawn module, not {type(source).__name__}"
+        )
+    return checks.check_split(source, filename)
 
 
 _Drawn = Tuple[List[str], str, "str | None", Tuple[Tuple[str, str], ...]]
