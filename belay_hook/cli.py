@@ -9,7 +9,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 from belay_hook import __version__, bundle, compiler, logs
 from belay_hook.board import ports
@@ -159,14 +159,24 @@ def _board_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flash", type=Path, default=None, metavar="DIR", help=FLASH_HELP)
 
 
-def _device(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+@contextlib.contextmanager
+def _device(args: argparse.Namespace) -> Iterator[str]:
     """The device to open for the command; an emulator runs until the command ends."""
     from belay_hook.rpc.connection import device_for
 
     port = ports.resolve(args.port)
     # Pins show on stderr for `run` on the emulator: there is no LED to look at otherwise.
     show_pins = port == ports.EMULATOR and args.command == "run" and not args.no_pins
-    return device_for(port, flash_dir=args.flash, show_pins=show_pins)
+    with contextlib.ExitStack() as stack:
+        try:
+            device = stack.enter_context(
+                device_for(port, flash_dir=args.flash, show_pins=show_pins)
+            )
+        except RuntimeError as exc:  # no VM, or it did not boot (the emulator's errors)
+            raise SystemExit(
+                f"belay-hook {args.command}: the emulator cannot start: {exc}"
+            ) from None
+        yield device
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:

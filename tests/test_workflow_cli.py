@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from belay_hook.emulator import Emulator
 
 PROGRAM = """\
@@ -88,3 +90,20 @@ def test_a_program_error_shows_the_program_s_frames_as_python_would(
     ], proc.stderr
     verbose = belay_hook("-v", "run", "main.py", "--port", "emulator", cwd=tmp_path)
     assert "importhook.py" in verbose.stderr  # -v: the whole story, for a bug report
+
+
+@pytest.mark.parametrize("command", [["run", "prog.py"], ["exec", "1"]])
+def test_an_emulator_that_cannot_start_is_one_line(tmp_path: Path, command: list) -> None:
+    """No MicroPython VM beside this Python nor on PATH, as without the emulator extra."""
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    python = tmp_path / "bin" / "python"
+    python.parent.mkdir()
+    python.symlink_to(os.path.realpath(sys.executable))
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "BELAY_HOOK_PORT": ""}
+    proc = subprocess.run([str(python), "-m", "belay_hook", *command, "--port", "emulator"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"belay-hook {command[0]}: the emulator cannot start: MicroPython unix VM not found: "
+        "install the emulator extra: pip install 'belay_hook[emulator]'"
+    ]
