@@ -189,9 +189,12 @@ def _device(args: argparse.Namespace) -> Iterator[str]:
             device = stack.enter_context(
                 device_for(port, flash_dir=args.flash, show_pins=show_pins)
             )
-        except RuntimeError as exc:  # no VM, or it did not boot (the emulator's errors)
+        except (RuntimeError, OSError) as exc:  # no VM, no boot, a --flash it cannot use
+            why = str(exc)
+            if isinstance(exc, OSError) and args.flash:
+                why = f"--flash {args.flash}: {exc.strerror or exc}"
             raise SystemExit(
-                f"belay-hook {args.command}: the emulator cannot start: {exc}"
+                f"belay-hook {args.command}: the emulator cannot start: {why}"
             ) from None
         yield device
 

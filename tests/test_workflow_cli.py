@@ -132,3 +132,12 @@ def _eventually(check, within: float = 20.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_a_flash_folder_that_is_a_file_is_one_line(micropython: str, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("")
+    proc = belay_hook("exec", "1", "--port", "emulator", "--flash", "notes.txt", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "belay-hook exec: the emulator cannot start: --flash notes.txt: File exists"
+    ], proc.stderr
