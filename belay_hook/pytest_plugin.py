@@ -13,8 +13,10 @@ port of the ``--board`` list, chosen by its index.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import sysconfig
+import threading
 import warnings
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -145,12 +147,47 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
+class _Output:
+    """What the board prints, passed on to ``sys.stdout`` (capsys sees it) and kept for
+    `Board.expect`."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.seen = 0  # expect() looks from here on: what one matched is used up
+        self.changed = threading.Condition()
+
+    def __call__(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        with self.changed:
+            self.text += text
+            self.changed.notify_all()
+
+
 class Board:
     """What the ``board`` fixture gives a test: the board its marked imports go to."""
 
-    def __init__(self, port: str, hook: BelayHook):
+    def __init__(self, port: str, hook: BelayHook, output: _Output | None = None):
         self.port = port  # as given: "emulator", a device path or a URL
         self.hook = hook
+        self._output = output or _Output()
+
+    def expect(self, pattern: str | re.Pattern, timeout: float = 10.0) -> re.Match:
+        """Wait until the board prints text matching ``pattern`` (a regex), as
+        pytest-embedded's ``dut.expect``: output from threads, timers and interrupts
+        comes when it comes. Returns the match; the text up to its end is used up."""
+        regex = re.compile(pattern)
+        out = self._output
+        with out.changed:
+            out.changed.wait_for(lambda: regex.search(out.text, out.seen) is not None, timeout)
+            found = regex.search(out.text, out.seen)
+            if found is None:
+                raise AssertionError(
+                    f"the board printed nothing matching {regex.pattern!r} within {timeout} s; "
+                    f"since the last match it printed {out.text[out.seen :][-300:]!r}"
+                )
+            out.seen = found.end()
+            return found
 
     @property
     def session(self) -> Session:
@@ -185,7 +222,8 @@ def board(request: pytest.FixtureRequest) -> Iterator[Board]:
     if port in unreachable:
         pytest.fail(f"{unreachable[port]} (as for an earlier test)", pytrace=False)
     _forget(_imported_without_a_hook())
-    hook = install(port)
+    output = _Output()
+    hook = install(port, on_text=output)
     try:
         try:
             hook.session  # noqa: B018 - connect now: a missing board is a setup error
@@ -195,7 +233,7 @@ def board(request: pytest.FixtureRequest) -> Iterator[Board]:
             )  # fmt: skip
             pytest.fail(unreachable[port], pytrace=False)
         before = set(sys.modules)
-        yield Board(port, hook)
+        yield Board(port, hook, output)
     finally:
         hook.uninstall()
     _forget(set(sys.modules) - before)
