@@ -152,8 +152,7 @@ class _Output:
     `Board.expect`."""
 
     def __init__(self) -> None:
-        self.text = ""
-        self.seen = 0  # expect() looks from here on: what one matched is used up
+        self.text = ""  # since the last match of expect()
         self.changed = threading.Condition()
 
     def __call__(self, text: str) -> None:
@@ -179,14 +178,14 @@ class Board:
         regex = re.compile(pattern)
         out = self._output
         with out.changed:
-            out.changed.wait_for(lambda: regex.search(out.text, out.seen) is not None, timeout)
-            found = regex.search(out.text, out.seen)
+            out.changed.wait_for(lambda: regex.search(out.text) is not None, timeout)
+            found = regex.search(out.text)
             if found is None:
                 raise AssertionError(
                     f"the board printed nothing matching {regex.pattern!r} within {timeout} s; "
-                    f"since the last match it printed {out.text[out.seen :][-300:]!r}"
+                    f"since the last match it printed {out.text[-300:]!r}"
                 )
-            out.seen = found.end()
+            out.text = out.text[found.end() :]  # used up: a chatty board's output is not kept
             return found
 
     @property
