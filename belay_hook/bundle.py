@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict
 
@@ -27,7 +27,7 @@ from belay_hook.compiler import (
     compiler_for,
     current_format,
 )
-from belay_hook.splitter.markers import source_lines
+from belay_hook.splitter.markers import line_ending, source_lines
 from belay_hook.splitter.result import Export as Export  # re-exported: bundle.Export
 from belay_hook.splitter.result import Split
 
@@ -89,9 +89,15 @@ def split_cached(source: str, filename: str) -> Split:
     return result
 
 
-def build(result: Split, fmt: BoardFormat | None = None) -> Bundle:
-    """Compile a split's board part for ``fmt`` (default: :func:`current_format`)."""
+def build(result: Split, fmt: BoardFormat | None = None, module: str | None = None) -> Bundle:
+    """Compile a split's board part for ``fmt`` (default: :func:`current_format`).
+
+    ``module``: the name the board code sees as ``__name__``, as the host part does
+    (the board imports the bundle under its file's name); it makes relative imports work.
+    """
     fmt = fmt or current_format()
+    if module is not None:
+        result = _named(result, module)
     line = _native_line(result.mcu_source)
     native = line is not None
     if line is not None and not fmt.arch and not fmt.source_only:
@@ -113,6 +119,32 @@ def build(result: Split, fmt: BoardFormat | None = None) -> Bundle:
     except CompileError as exc:
         raise _compile_error(exc.text, result, compiler, march) from None
     return Bundle(result, fmt, code, True, manifest)
+
+
+_COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.While,
+             ast.With, ast.Try, ast.AsyncFor, ast.AsyncWith, ast.Match)  # fmt: skip
+
+
+def _named(result: Split, module: str) -> Split:
+    """The split with ``__name__ = module`` on a line of its board source before any code
+    (or before line 1's own simple statement): every line keeps its number."""
+    lines = source_lines(result.mcu_source)
+    naming = f"__name__ = {module!r}"
+    for n, line in enumerate(lines):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            break
+        if not text.startswith("#"):  # blank (a comment line may end in a backslash)
+            lines[n] = naming + line_ending(line)
+            return replace(result, mcu_source="".join(lines))
+    try:
+        first = ast.parse(result.mcu_source).body[:1]
+    except SyntaxError:
+        return result  # the compiler reports it, at its line
+    if not lines or not first or isinstance(first[0], _COMPOUND) or first[0].lineno != 1:
+        return result  # rare: no line to spare; the board's own name stays
+    lines[0] = f"{naming}; {lines[0]}"
+    return replace(result, mcu_source="".join(lines))
 
 
 def _compile_error(text: str, result: Split, compiler: Compiler, march: str | None) -> SyntaxError:

@@ -23,15 +23,15 @@ import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence
 
 from belay_hook import bundle
 from belay_hook.board import ports
-from belay_hook.errors import MarkerError, NoBoardError, register_exception
+from belay_hook.errors import NoBoardError, register_exception
 from belay_hook.rpc import stubs
 from belay_hook.rpc.connection import connect
 from belay_hook.rpc.session import Session
-from belay_hook.splitter.markers import may_hold_markers, source_lines
+from belay_hook.splitter.markers import may_hold_markers
 from belay_hook.splitter.result import Split
 
 # Never ours to split: the standard library, and belay_hook itself (its own
@@ -119,7 +119,7 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             board = self.board(board_name)
             self._board_imports_first(board, namespace, result)
             try:
-                board.load(name, bundle.build(result, board.format))
+                board.load(name, bundle.build(result, board.format, name))
             except ImportError as exc:
                 _explain_missing(exc, result)
                 raise
@@ -157,19 +157,13 @@ class BelayHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         """The marked modules that board code imports go up first, imported here as any
         import is: the board finds them whichever order the host imports modules in."""
         package = namespace.get("__package__") or ""
-        for module, line, relative in _imports(result.mcu_source, package):
+        for module in _imports(result.mcu_source, package):
             try:
                 spec = importlib.util.find_spec(module)
             except (ImportError, ValueError):
                 continue
             if spec is None or spec.loader is not self:
                 continue  # not marked: the board has it, or says at load that it has not
-            if relative:
-                raise MarkerError(
-                    f"board code imports marked module {module!r} by a relative import; the "
-                    f"board runs each module on its own: write 'from {module} import ...'",
-                    result.filename, line, source_lines(result.source)[line - 1],
-                )  # fmt: skip
             importlib.import_module(module)
             for parent in _parents(module):  # `from app.util import f` needs an `app` there
                 if parent not in board.exports:
@@ -299,16 +293,16 @@ def _explain_missing(exc: ImportError, result: Split) -> None:
             return
 
 
-def _imports(source: str, package: str) -> Iterator[Tuple[str, int, bool]]:
-    """(module, line, relative) for every module ``source`` may import, submodules
-    named in a ``from`` import included; relative ones resolved in ``package``."""
+def _imports(source: str, package: str) -> Iterator[str]:
+    """Every module ``source`` may import, submodules named in a ``from`` import
+    included; relative ones resolved in ``package``."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return  # the board's compiler says where
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            yield from ((alias.name, node.lineno, False) for alias in node.names)
+            yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level and not package:
                 continue  # no package: the board says it cannot do it
@@ -316,9 +310,8 @@ def _imports(source: str, package: str) -> Iterator[Tuple[str, int, bool]]:
             if node.level:
                 base = importlib.util.resolve_name("." * node.level + base, package)
             if node.module:
-                yield base, node.lineno, bool(node.level)
-            for alias in node.names:
-                yield f"{base}.{alias.name}", node.lineno, bool(node.level)
+                yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
 def _parents(module: str) -> List[str]:
