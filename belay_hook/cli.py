@@ -236,7 +236,10 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     print("\n# Manifest")
     print(json.dumps(built.manifest, indent=2))
     mpy = f"{sizes['mpy_bytes']} bytes .mpy" if built.is_mpy else "uploaded as source"
-    print(f"\n# Sizes: {sizes['source_bytes']} bytes source, {mpy} (format {built.format})")
+    how = f"(format {built.format})"
+    if not built.is_mpy and not built.format.source_only:  # a typo of the format, often
+        how = f"because no mpy-cross here emits format {built.format}"
+    print(f"\n# Sizes: {sizes['source_bytes']} bytes source, {mpy} {how}")
     return 0
 
 

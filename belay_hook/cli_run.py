@@ -46,7 +46,7 @@ def run(
             main_module, sys.modules["__main__"] = sys.modules["__main__"], module
             try:
                 hook.exec_module(module)
-            except Exception as exc:
+            except (Exception, KeyboardInterrupt) as exc:
                 if isinstance(exc, SyntaxError):
                     raise  # a marker or syntax error: main() reports it at file:line
                 return _report(exc, args)
@@ -75,8 +75,9 @@ def _options_after_file(args: argparse.Namespace) -> list:
     return rest[1:] if rest[:1] == ["--"] else rest
 
 
-def _report(exc: Exception, args: argparse.Namespace) -> int:
-    """The program's error on stderr, as Python shows it; exit status 1."""
+def _report(exc: BaseException, args: argparse.Namespace) -> int:
+    """The program's error on stderr, as Python shows it; exit status 1 (130 for Ctrl-C,
+    as a shell reports a program that SIGINT stopped)."""
     sys.stdout.flush()
     if _unreachable(exc):
         print(f"belay-hook run: {exc} (at {_program_line(exc) or args.file})", file=sys.stderr)
@@ -85,7 +86,7 @@ def _report(exc: Exception, args: argparse.Namespace) -> int:
     if not args.verbose:
         _program_frames_only(shown)
     print("".join(shown.format()), end="", file=sys.stderr)
-    return 1
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,33 @@ def test_a_flash_folder_that_is_a_file_is_one_line(micropython: str, tmp_path: P
     assert proc.stderr.splitlines() == [
         "belay-hook exec: the emulator cannot start: --flash notes.txt: File exists"
     ], proc.stderr
+
+
+def test_bundle_for_a_format_no_compiler_here_emits_says_so(tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    proc = belay_hook("bundle", "prog.py", "--format", "99", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "# Sizes: 61 bytes source, uploaded as source because no mpy-cross here emits format 99.0"
+    )
+
+
+def test_ctrl_c_stops_the_program_as_python_would(micropython: str, tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(PROGRAM + "import time\nprint('waiting', flush=True)\n"
+                                      "time.sleep(60)\n")  # fmt: skip
+    env = {**os.environ, "BELAY_HOOK_PORT": ""}
+    with subprocess.Popen(
+        [sys.executable, "-m", "belay_hook", "run", "prog.py", "--port", "emulator", "--no-pins"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        assert proc.stdout.readline() == "board says linux\n"
+        assert proc.stdout.readline() == "waiting\n"
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+    assert proc.returncode == 130
+    assert err.splitlines() == [
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path / "prog.py"}", line 10, in <module>',
+        "    time.sleep(60)",
+        "KeyboardInterrupt",
+    ], err
