@@ -79,6 +79,8 @@ _PROXY_DIR = const(22)
 _PROXY_SEND = const(23)
 _PROXY_THROW = const(24)
 _PROXY_AWAIT = const(25)
+_PROXY_ENTER = const(26)
+_PROXY_EXIT = const(27)
 
 
 _in = sys.stdin.buffer
@@ -192,6 +194,11 @@ def _dec(b, i):
         return False, i
     if t == 102:  # f
         return struct.unpack("<d", b[i : i + 8])[0], i + 8
+    if t == 83:  # S: a slice's start, stop and step
+        x, i = _dec(b, i)
+        y, i = _dec(b, i)
+        z, i = _dec(b, i)
+        return _HostFn(0)[x:y:z], i  # some ports have no slice()
     n, i = _uint(b, i)
     if t == 105:  # i: zigzag
         return (n >> 1) ^ -(n & 1), i
@@ -334,7 +341,9 @@ def _error(rid, e):
     while getattr(builtins, t.__name__, None) is not t and getattr(t, "__bases__", ()):
         t = t.__bases__[0]
         n += " " + t.__name__
-    _send(_KIND_ERROR, rid, (n, args, e.errno if isinstance(e, OSError) else None, s.getvalue()))
+    o = e.errno if isinstance(e, OSError) else None
+    d = getattr(e, "__dict__", 0) or {}  # what its __init__ set: e.code
+    _send(_KIND_ERROR, rid, (n, args, o, s.getvalue(), d))
 
 
 def _run(f, a, k):
@@ -368,6 +377,23 @@ class _HostFn:
     def __init__(self, i):
         self.i = i
 
+    def __getitem__(self, k):  # _HostFn(0)[a:b:c] is a slice, on ports without slice()
+        return k
+
+    @staticmethod
+    def error(n, a):
+        # An exception the host raised, rebuilt: the builtin class of that name, else a
+        # class of that name in the board's modules (a marked one), else a new one.
+        import builtins
+
+        for t in [getattr(builtins, n, None)] + [d.get(n) for d in _mods.values()]:
+            if isinstance(t, type) and issubclass(t, BaseException):
+                try:
+                    return t(*a)
+                except Exception:  # its __init__ takes other arguments than its args
+                    pass
+        return type(n, (Exception,), {})(*a)
+
     def __call__(self, *a, **k):
         _n[1] += 1
         rid = _n[1] % _IDS
@@ -378,12 +404,7 @@ class _HostFn:
                 break
         if r[0]:
             return r[1]
-        import builtins
-
-        t = getattr(builtins, r[1][0], None)
-        if not (isinstance(t, type) and issubclass(t, Exception)):
-            raise Exception("%s: %s" % r[1][:2])
-        raise t(*r[1][1])
+        raise _HostFn.error(*r[1][:2])
 
 
 def _handles(name, handles):
@@ -506,12 +527,7 @@ def _on(o, op, x):
         try:
             if op == _PROXY_SEND:
                 return 1, o.send(x)
-            import builtins
-
-            t = getattr(builtins, x[0], None)  # a builtin type, else a new class
-            if not (isinstance(t, type) and issubclass(t, BaseException)):
-                t = type(x[0], (Exception,), {})
-            t = t(*x[1])
+            t = _HostFn.error(*x)
             return 1, o.throw(t)
         except StopIteration as e:
             return 0, e.value
@@ -523,6 +539,12 @@ def _on(o, op, x):
         import asyncio
 
         return asyncio.run(getattr(o, x[0])(*x[1], **x[2]))
+    elif op == _PROXY_ENTER:  # 0 when it returns o itself: the host has that
+        r = o.__enter__()
+        return 0 if r is o else (r,)
+    elif op == _PROXY_EXIT:  # None, or the exception leaving the block: (type name, args)
+        e = x and _HostFn.error(*x)
+        return bool(o.__exit__(e and type(e), e, None))
     elif op == _PROXY_CLOSE:
         o.close()
     elif op == _PROXY_REPR:

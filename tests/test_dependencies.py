@@ -342,9 +342,11 @@ def test_class_attribute_does_not_shadow_in_methods() -> None:
 
 
 def test_global_declared_in_board_code_binds_on_the_board() -> None:
+    """The board binds counter and ticks when start() runs; tick() reads counter first,
+    so its module-level value goes too (tick() before start() counts from 0, as locally)."""
     result = _split(
         """\
-        counter = 0  # the host's own, not the board's
+        counter = 0  # copied: the board has its own from then on
         #@mcu
         def start():
             global counter, ticks
@@ -356,8 +358,24 @@ def test_global_declared_in_board_code_binds_on_the_board() -> None:
             return ticks
         """
     )
+    assert (result.brought_in, result.unresolved) == ({"counter": 1}, {})
+    assert result.mcu_source.splitlines()[0].startswith("counter = 0")
+
+
+def test_a_global_only_set_on_the_board_needs_nothing_from_the_host() -> None:
+    result = _split(
+        """\
+        cache = make_cache()  # host only: never read by board code before it sets it
+        #@mcu
+        def remember(x):
+            global cache
+            cache = x
+        #@mcu
+        def recall():
+            return cache
+        """
+    )
     assert (result.brought_in, result.unresolved) == ({}, {})
-    assert result.mcu_source.splitlines()[0] == ""
 
 
 def test_inline_assembler_bodies_are_instructions() -> None:

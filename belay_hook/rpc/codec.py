@@ -3,7 +3,8 @@
 One tag byte per value, lengths as unsigned LEB128 varints:
 ``N`` None, ``T``/``F`` booleans, ``i`` int (zigzag varint), ``I`` big int
 (decimal text), ``f`` float (8 bytes, little-endian double), ``s`` str (UTF-8),
-``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict. Small ints,
+``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict, ``S`` slice
+(its start, stop and step follow: ``board_list[1:3]``). Small ints,
 the commonest arguments and results, fit in the tag: 0x80 + n for 0 <= n < 96,
 and 0xE0 + (m >> 8) then m & 255 for m = n - 96 < 4096.
 
@@ -125,6 +126,14 @@ def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
         except _Uncrossable as exc:
             exc.where.append(f"[{n}]")
             raise
+    elif kind is slice:
+        out.append(b"S")
+        for part in ("start", "stop", "step"):
+            try:
+                _encode(getattr(value, part), out, context)
+            except _Uncrossable as exc:
+                exc.where.append(f".{part}")
+                raise
     elif kind is dict:
         out.append(b"d")
         put_uint(len(value), out)
@@ -150,7 +159,7 @@ def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
     else:
         raise _Uncrossable(
             f"{kind.__qualname__} cannot cross to the board "
-            "(None, bool, int, float, str, bytes, bytearray, list, tuple, dict, "
+            "(None, bool, int, float, str, bytes, bytearray, list, tuple, dict, slice, "
             "board objects and host functions can)"
         )
 
@@ -195,6 +204,11 @@ def _decode(b: bytes, i: int, context: Context | None) -> Tuple[Any, int]:
         if i + 8 > len(b):
             raise DecodeError("truncated float")
         return _DOUBLE.unpack_from(b, i)[0], i + 8
+    if tag == 0x53:  # S
+        start, i = _decode(b, i, context)
+        stop, i = _decode(b, i, context)
+        step, i = _decode(b, i, context)
+        return slice(start, stop, step), i
     n, i = get_uint(b, i)
     if tag == 0x69:  # i
         return (n >> 1) ^ -(n & 1), i

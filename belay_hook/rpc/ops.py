@@ -39,7 +39,7 @@ OP_AWAIT = 15  # (module, name, args, kwargs): run the coroutine with the board'
 
 # Replies and messages, board to host: the kind names what the body holds.
 KIND_RESULT = 1  # the value the request returned
-KIND_ERROR = 2  # (type name, args, errno, traceback text)
+KIND_ERROR = 2  # (type name, args, errno, traceback text[, plain attributes])
 KIND_HOST_CALL = 3  # (host function id, args, kwargs): board code called a host function
 KIND_EVENT = 4  # (topic, value) from belay_hook.emit on the board
 KIND_PONG = 5  # None at the agent's top level, else the host-call id it waits for
@@ -71,6 +71,8 @@ PROXY_DIR = 22
 PROXY_SEND = 23  # value to send (None: next): (1, yielded), (0, returned)
 PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND, or (2, None): not caught
 PROXY_AWAIT = 25  # (method name, args, kwargs): run the coroutine method with asyncio
+PROXY_ENTER = 26  # nothing: __enter__(), 0 if it returned the object itself, else (value,)
+PROXY_EXIT = 27  # None or (exception type name, args): __exit__(), whether it swallowed it
 
 KIND_NAMES = {
     value: name[5:].lower().replace("_", " ")

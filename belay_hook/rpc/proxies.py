@@ -2,7 +2,7 @@
 
 A board value the codec cannot carry stays on the board; the host gets a
 :class:`BoardProxy` that forwards attribute access, calls, items, iteration,
-``len``, comparisons and ``repr``. It can be passed back as an argument, and
+``len``, comparisons, ``repr`` and ``with``. It can be passed back as an argument, and
 when it dies the board lets go of the object. Board generators arrive as real
 host generators: each ``next()``, ``send()``, ``throw()`` and ``close()`` is one
 round trip to the board generator's ``yield``, and its return value ends the
@@ -96,6 +96,15 @@ class BoardProxy:
 
     def __ge__(self, other: Any) -> bool:
         return self._op(ops.PROXY_GE, other)
+
+    def __enter__(self) -> Any:
+        entered = self._op(ops.PROXY_ENTER)
+        return self if entered == 0 else entered[0]  # `with make() as m`: m is this proxy
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        # The board's __exit__ sees the exception that left the block, rebuilt there
+        # as for a generator's throw(); it returns whether to swallow it.
+        return self._op(ops.PROXY_EXIT, None if exc is None else _thrown(exc))
 
     __hash__ = object.__hash__  # identity, like most objects
 

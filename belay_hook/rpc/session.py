@@ -352,13 +352,14 @@ class Session:
         result = talk.decode(body, what)
         if kind == ops.KIND_RESULT:
             return result
-        type_name, args, error_number, board_tb = result
+        type_name, args, error_number, board_tb, *attributes = result
         name = type_name.split()[0]  # a class of the board's own: its bases follow
         if name == "FrameError":
             raise FrameError(self.link.port, f"{args[0]} (for {what})")
         if name == "StaleProxyError":
             raise StaleProxyError(f"{self.link.port}: {args[0]}")
         exc = board_exception(type_name, tuple(args), board_tb, error_number)
+        exc.__dict__.update(*attributes)  # what the board exception's __init__ set
         if host_error is not None:  # a host function raised during this call
             if type(host_error).__name__ == name:
                 exc.__cause__ = host_error

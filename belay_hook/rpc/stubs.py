@@ -243,9 +243,16 @@ def _board_class(
         for attr, method in (export.methods.items() if export is not None else ())
         if method.binding == "method" and not attr.startswith("__")
     }
+    # Marked classes of this module it derives from (made before it, as locally):
+    # `isinstance(Sub(), Base)` holds, and Base's methods take one round trip.
+    bases = tuple(
+        _classes[module, base]
+        for base in (export.bases if export is not None else ())
+        if (module, base) in _classes
+    )
     cls = BoardClass(
         name,
-        (BoardObject,),
+        bases or (BoardObject,),
         {
             **methods,
             "__new__": __new__,
@@ -315,9 +322,11 @@ def _adopt(module: str, value: Any) -> Any:
     cls = _classes.get((module, value._type)) if type(value) is BoardProxy else None
     if cls is None:
         return value
-    if cls._methods is None:  # learnt once, from the bundle's exports
-        export = _export(module, cls.__name__)
-        cls._methods = dict(export.methods) if export is not None else {}
+    if cls._methods is None:  # learnt once, from the bundle's exports, bases' first
+        cls._methods = {}
+        for klass in reversed(cls.__mro__):
+            export = _export(module, klass.__name__) if klass in _classes.values() else None
+            cls._methods.update(export.methods if export is not None else {})
     obj = object.__new__(cls)
     for slot in ("_owner", "_ref", "_type"):
         object.__setattr__(obj, slot, getattr(value, slot))

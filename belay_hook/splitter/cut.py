@@ -203,7 +203,8 @@ def _mark(
         init = init_signature(stmt)
         name = stmt.name.value
         constants = class_constants(stmt, name, "".join(lines))
-        export = Export(name, "class", first, init, options, methods, properties, (), constants)
+        bases = tuple(b.value.value for b in stmt.bases if isinstance(b.value, cst.Name))
+        export = Export(name, "class", first, init, options, methods, properties, bases, constants)
         return [export], board
     if isinstance(stmt, cst.SimpleStatementLine):
         exports = []

@@ -91,8 +91,16 @@ _Failure = Tuple[List[str], str]
 class _Resolver:
     """Decides, name by name and once each, whether host bindings may go to the board."""
 
-    def __init__(self, groups: Sequence[_Group], board: Set[str], star: bool, lines: Sequence[str]):
+    def __init__(
+        self,
+        groups: Sequence[_Group],
+        board: Set[str],
+        star: bool,
+        lines: Sequence[str],
+        late: AbstractSet[str] = frozenset(),
+    ):
         self.board = board  # module-level names the board code binds itself
+        self.late = late  # names board functions bind with 'global', when they run
         self.star = star
         self.lines = lines
         self.host: Dict[str, List[_Group]] = {}
@@ -129,10 +137,10 @@ class _Resolver:
             failure = self._need(name)
             if failure is None:
                 self.brought_in.setdefault(name, self.host[name][0].first)
-            elif name in MICROPYTHON_BUILTINS:
+            elif name in MICROPYTHON_BUILTINS or name in self.late:
                 return None  # 'from rich import print' on the host: the board's print serves
             return failure
-        if name not in MICROPYTHON_BUILTINS and not self.star:
+        if name not in MICROPYTHON_BUILTINS and name not in self.late and not self.star:
             self.unresolved.setdefault(name, line)
         return None
 
@@ -170,7 +178,7 @@ class _Resolver:
             ):
                 helper = needs([stmt])
                 for used, line in sorted(helper.reads.items(), key=lambda item: item[1]):
-                    failure = self.use(used, line, helper.binds)
+                    failure = self.use(used, line, helper.binds - helper.late)
                     if failure is not None:
                         phrases, advice = failure
                         return [f"helper {name!r} (line {stmt.lineno})", *phrases], advice
@@ -260,6 +268,7 @@ def resolve(
     """
     groups = _groups(tree)
     board: Set[str] = set()
+    late: Set[str] = set()  # bound by a board function's 'global', once it runs
     star = False
     uses: List[Tuple[int, str, str]] = []  # (line, name, who)
     for group in groups:
@@ -269,13 +278,14 @@ def resolve(
         stmt = group.stmts[0]
         code = stmt.body if kind == "setup" else group.stmts  # type: ignore[attr-defined]
         found = needs(code)
-        board |= found.binds
+        board |= found.binds - found.late
+        late |= found.late
         star |= found.star
         uses += [(line, name, _who(stmt, kind)) for name, line in found.reads.items()]
     if all(name in board for _, name, _ in uses):
         return Dependencies()
     host = [g for g in groups if g.first not in marked]
-    resolver = _Resolver(host, board, star, lines)
+    resolver = _Resolver(host, board, star, lines, late)
     for line, name, who in sorted(uses):
         failure = resolver.use(name, line)
         if failure is not None:

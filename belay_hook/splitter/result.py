@@ -42,7 +42,7 @@ class Export:
     options: Mapping[str, Any] = field(default_factory=dict)  # the marker's, read
     methods: Mapping[str, Method] = field(default_factory=dict)  # classes only
     properties: Tuple[str, ...] = ()  # classes only: public @property names
-    bases: Tuple[str, ...] = ()  # exception classes only: their bases' names
+    bases: Tuple[str, ...] = ()  # classes: the names of the bases that are plain names
     # classes only: literal class attributes the host may copy, name -> source text
     constants: Mapping[str, str] = field(default_factory=dict)
 

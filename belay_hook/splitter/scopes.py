@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Set, Tuple
 
 _ASSEMBLER = re.compile(r"asm_\w+")  # @micropython.asm_thumb and friends
@@ -23,6 +23,8 @@ class Needs:
     reads: Dict[str, int]  # module-level (global) names read -> first line reading one
     binds: Set[str]  # module-level names it binds, 'global' declarations included
     star: bool = False  # it runs 'from m import *': any name may come from there
+    late: Set[str] = field(default_factory=set)  # of binds, those only a function's
+    # 'global' binds: when it runs, so until then the name needs its module-level value
 
 
 class _Scope:
@@ -73,7 +75,7 @@ def needs(statements: Iterable[ast.stmt]) -> Needs:
         if scope is not module:
             binds |= scope.globals & scope.bound
         stack += scope.children
-    return Needs(reads, binds, module.star)
+    return Needs(reads, binds, module.star, binds - module.bound)
 
 
 def _visit(node: ast.AST, scope: _Scope) -> None:

@@ -1,0 +1,185 @@
+"""Marked code behaves as if it ran locally: each user program here runs twice, through the
+import hook on the emulated board and unmarked in this CPython (the oracle), and both
+runs must give the same result."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+import types
+from typing import Any, Callable, Tuple
+
+import pytest
+
+PROGRAM = """
+hits = 0
+
+#@mcu
+def bump(by=1):
+    global hits
+    hits += by
+    return hits
+
+#@mcu
+class Shelf:
+    def __init__(self, n):
+        self.items = list(range(n))
+        self.log = []
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __setitem__(self, i, v):
+        self.items[i] = v
+
+    def __delitem__(self, i):
+        del self.items[i]
+
+    def __enter__(self):
+        self.log.append("enter")
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        self.log.append("exit " + (kind.__name__ if kind else "clean"))
+        return kind is not None and issubclass(kind, KeyError)
+
+    def size(self):
+        return len(self.items)
+
+#@mcu
+class Tray(Shelf):
+    def __init__(self, n, label):
+        super().__init__(n)
+        self.label = label
+
+    def describe(self):
+        return "%s: %d" % (self.label, self.size())
+
+#@mcu
+class SensorError(Exception):
+    def __init__(self, code, detail="no detail"):
+        super().__init__(code, detail)
+        self.code = code
+
+#@mcu
+class Overheat(SensorError):
+    pass
+
+#@mcu
+def read(fetch):
+    try:
+        return fetch()
+    except SensorError as e:
+        return "fallback after %s" % (e.code,)
+
+#@mcu
+def fail(code):
+    raise Overheat(code, "too hot")
+
+#@mcu
+def guarded():
+    while True:
+        try:
+            yield "ok"
+        except SensorError as e:
+            yield "handled %s" % (e.args[0],)
+"""
+
+
+def _run(program: Callable[[Any], Any], module: Any) -> Tuple[str, Any]:
+    """What a program gives: its value, or its exception's type name and args."""
+    try:
+        return "value", program(module)
+    except Exception as exc:  # noqa: BLE001 - the oracle must raise the same
+        return type(exc).__name__, exc.args
+
+
+@pytest.fixture
+def both(hook, modules) -> Callable[[Callable[[Any], Any]], Any]:
+    """``both(program)``: program's result through the hook, checked against the same
+    program on the same source run locally."""
+    modules.write("semantic", PROGRAM)
+    board = importlib.import_module("semantic")
+    local = types.ModuleType("semantic_local")
+    exec(compile(textwrap.dedent(PROGRAM), "semantic_local.py", "exec"), local.__dict__)  # noqa: S102
+
+    def check(program: Callable[[Any], Any]) -> Any:
+        expected = _run(program, local)
+        assert _run(program, board) == expected
+        return expected[1]
+
+    return check
+
+
+def test_a_global_counter_starts_from_its_module_value(both) -> None:
+    # 'global hits; hits += by' read the module's hits = 0: a NameError on the board.
+    assert both(lambda m: [m.bump(), m.bump(2), m.bump()]) == [1, 3, 4]
+
+
+def test_slices_of_a_board_object(both) -> None:
+    def program(m: Any) -> Any:
+        shelf = m.Shelf(6)
+        seen = [shelf[1:3], shelf[::2], shelf[-2:], shelf[:]]
+        shelf[1:3] = ["a"]
+        del shelf[:1]
+        return seen, shelf.items
+
+    assert both(program) == ([[1, 2], [0, 2, 4], [4, 5], [0, 1, 2, 3, 4, 5]], ["a", 3, 4, 5])
+
+
+def test_with_statement_on_a_board_object(both) -> None:
+    def program(m: Any) -> Any:
+        shelf = m.Shelf(2)
+        with shelf as inside:
+            same = inside is shelf and isinstance(inside, m.Shelf)
+        with shelf:
+            raise KeyError("swallowed by __exit__")
+        try:
+            with m.Shelf(1) as other:
+                raise ValueError("passes through")
+        except ValueError as exc:
+            passed = exc.args
+        return same, shelf.log, other.log, passed
+
+    assert both(program) == (
+        True,
+        ["enter", "exit clean", "enter", "exit KeyError"],
+        ["enter", "exit ValueError"],
+        ("passes through",),
+    )
+
+
+def test_a_subclass_of_a_marked_class_is_an_instance_of_it(both) -> None:
+    def program(m: Any) -> Any:
+        tray = m.Tray(3, "tray")
+        return isinstance(tray, m.Shelf), tray.describe(), tray.size(), tray[0:2]
+
+    assert both(program) == (True, "tray: 3", 3, [0, 1])
+
+
+def test_board_code_catches_a_marked_exception_a_host_callback_raises(both) -> None:
+    def program(m: Any) -> Any:
+        def fetch() -> Any:
+            raise m.SensorError(7, "unplugged")
+
+        return m.read(fetch), m.read(lambda: 21)
+
+    assert both(program) == ("fallback after 7", 21)
+
+
+def test_a_board_generator_catches_a_marked_exception_thrown_in(both) -> None:
+    def program(m: Any) -> Any:
+        gen = m.guarded()
+        return next(gen), gen.throw(m.SensorError(3)), next(gen)
+
+    assert both(program) == ("ok", "handled 3", "ok")
+
+
+def test_attributes_a_board_exception_set_reach_the_host(both) -> None:
+    def program(m: Any) -> Any:
+        try:
+            m.fail(451)
+        except m.SensorError as exc:
+            return type(exc).__name__, exc.args, exc.code
+
+    assert both(program) == ("Overheat", (451, "too hot"), 451)
