@@ -77,6 +77,31 @@ def fail(code):
     raise Overheat(code, "too hot")
 
 #@mcu
+class Reading:
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return "Reading(%d)" % self.value
+
+    def __eq__(self, other):
+        return isinstance(other, Reading) and other.value == self.value
+
+    def __hash__(self):
+        return self.value
+
+    def __lt__(self, other):
+        return self.value < other.value
+
+#@mcu
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return self.x == other.x
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -183,3 +208,32 @@ def test_attributes_a_board_exception_set_reach_the_host(both) -> None:
             return type(exc).__name__, exc.args, exc.code
 
     assert both(program) == ("Overheat", (451, "too hot"), 451)
+
+
+def test_repr_hash_and_order_of_board_objects_are_their_classes_own(both) -> None:
+    def program(m: Any) -> Any:
+        readings = [m.Reading(3), m.Reading(1), m.Reading(3)]
+        names = {m.Reading(1): "one"}
+        return (
+            repr(readings),
+            f"{m.Reading(2)!r}",
+            len(set(readings)),
+            names[m.Reading(1)],
+            repr(max(readings)),
+            repr(min(readings)),
+            repr(sorted(readings)),
+        )
+
+    assert both(program) == (
+        "[Reading(3), Reading(1), Reading(3)]",
+        "Reading(2)",
+        2,
+        "one",
+        "Reading(3)",
+        "Reading(1)",
+        "[Reading(1), Reading(3), Reading(3)]",
+    )
+
+
+def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:
+    assert both(lambda m: hash(m.Point(1))) == ("unhashable type: 'Point'",)

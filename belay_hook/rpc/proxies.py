@@ -86,16 +86,26 @@ class BoardProxy:
         return not self._op(ops.PROXY_EQ, other)
 
     def __lt__(self, other: Any) -> bool:
-        return self._op(ops.PROXY_LT, other)
+        return self._compare(ops.PROXY_LT, ops.PROXY_GT, other)
 
     def __le__(self, other: Any) -> bool:
-        return self._op(ops.PROXY_LE, other)
+        return self._compare(ops.PROXY_LE, ops.PROXY_GE, other)
 
     def __gt__(self, other: Any) -> bool:
-        return self._op(ops.PROXY_GT, other)
+        return self._compare(ops.PROXY_GT, ops.PROXY_LT, other)
 
     def __ge__(self, other: Any) -> bool:
-        return self._op(ops.PROXY_GE, other)
+        return self._compare(ops.PROXY_GE, ops.PROXY_LE, other)
+
+    def _compare(self, op: int, mirrored: int, other: Any) -> bool:
+        try:
+            return self._op(op, other)
+        except TypeError:
+            # Python then asks the other side, mirrored (a class defining __lt__ alone
+            # still sorts and takes max()); MicroPython does not.
+            if not isinstance(other, BoardProxy):
+                raise
+            return other._op(mirrored, self)
 
     def __enter__(self) -> Any:
         entered = self._op(ops.PROXY_ENTER)
@@ -128,10 +138,17 @@ class BoardProxy:
 
 
 class BoardObject(BoardProxy):
-    """An instance of a ``#@mcu`` class: method calls take one round trip, not two."""
+    """An instance of a ``#@mcu`` class: method calls take one round trip, not two, and
+    its ``repr`` is the class's own, as it would be locally."""
 
     __slots__ = ()
     _methods: Dict[str, str] = {}  # name -> parameter text, set per class
+
+    def __repr__(self) -> str:
+        try:
+            return self._op(ops.PROXY_REPR)
+        except Exception:  # a repr must not fail: the board may be gone
+            return f"<board {self._type} object (unreachable)>"
 
     def __getattr__(self, name: str) -> Any:
         if name in (type(self)._methods or ()):

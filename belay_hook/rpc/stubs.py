@@ -250,6 +250,11 @@ def _board_class(
         for base in (export.bases if export is not None else ())
         if (module, base) in _classes
     )
+    own = export.methods if export is not None else {}
+    if "__hash__" in own:
+        methods["__hash__"] = _hash
+    elif "__eq__" in own:
+        methods["__hash__"] = None  # __eq__ without __hash__: unhashable, as locally
     cls = BoardClass(
         name,
         bases or (BoardObject,),
@@ -267,6 +272,11 @@ def _board_class(
     )
     _classes[module, name] = cls
     return cls
+
+
+def _hash(self: BoardObject) -> int:
+    """The board object's own ``__hash__``: equal objects meet in sets and dicts."""
+    return self._owner.ref_op(self._ref, ops.PROXY_METHOD, ("__hash__", (), {}))
 
 
 def _method(name: str, method: Method) -> Callable:
