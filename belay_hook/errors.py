@@ -106,6 +106,11 @@ def calling(module: str) -> Iterator[None]:
         stack.pop()
 
 
+def called_modules() -> Tuple[str, ...]:
+    """The modules whose board calls are in flight on this thread, innermost last."""
+    return tuple(_calls.__dict__.get("modules", ()))
+
+
 def _marked_class(name: str) -> type | None:
     """The marked class ``name`` of the innermost module being called that has one;
     else the one attached module that has one (none if several do)."""

@@ -102,6 +102,18 @@ class Point:
         return self.x == other.x
 
 #@mcu
+def shelves():
+    return [Shelf(1), Tray(2, "t")], {"spare": Shelf(3)}
+
+#@mcu
+def trays():
+    yield Tray(1, "first")
+
+#@mcu
+def shelf_class():
+    return Shelf
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -237,3 +249,13 @@ def test_repr_hash_and_order_of_board_objects_are_their_classes_own(both) -> Non
 
 def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:
     assert both(lambda m: hash(m.Point(1))) == ("unhashable type: 'Point'",)
+
+
+def test_objects_of_marked_classes_are_theirs_wherever_they_come_from(both) -> None:
+    def program(m: Any) -> Any:
+        (shelf, tray), spare = m.shelves()
+        found = [shelf, tray, spare["spare"], next(m.trays()), m.shelf_class()(2)]
+        found.append(m.Shelf(1).__enter__())  # a method's result, from the board's __enter__
+        return [type(x).__name__ for x in found if isinstance(x, m.Shelf)], tray.describe()
+
+    assert both(program) == (["Shelf", "Tray", "Shelf", "Tray", "Shelf", "Shelf"], "t: 2")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, NamedTuple
 
 from belay_hook.errors import StaleProxyError
-from belay_hook.rpc import proxies
+from belay_hook.rpc import proxies, stubs
 
 
 class Ref(NamedTuple):
@@ -72,7 +72,13 @@ class ObjectTable:
         return self._function_ids[key]
 
     def proxy(self, ref: int, type_name: str) -> Any:
-        proxy = proxies.BoardProxy(self.owner, Ref(self.generation, ref, type_name), type_name)
+        """A host generator for a board one, an instance of the host class for an object of
+        a marked class (``isinstance`` works), else a plain proxy."""
+        cls = stubs.host_class(type_name) or proxies.BoardProxy
+        proxy = object.__new__(cls)  # a marked class's own __new__ would call the board
+        proxies.BoardProxy.__init__(
+            proxy, self.owner, Ref(self.generation, ref, type_name), type_name
+        )
         return proxies.generator(proxy) if type_name == "generator" else proxy
 
     # -- host functions and freeing

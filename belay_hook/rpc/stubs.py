@@ -15,9 +15,15 @@ import inspect
 from types import ModuleType
 from typing import Any, Callable, Dict, Mapping, Protocol, Tuple
 
-from belay_hook.errors import NoBoardError, calling, forget_exceptions, register_exception
+from belay_hook.errors import (
+    NoBoardError,
+    called_modules,
+    calling,
+    forget_exceptions,
+    register_exception,
+)
 from belay_hook.rpc import ops
-from belay_hook.rpc.proxies import BoardObject, BoardProxy
+from belay_hook.rpc.proxies import BoardObject
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
 from belay_hook.splitter.result import Export, Method
@@ -167,7 +173,7 @@ def _caller(
                     result = board.await_call(module, name, bound.args, bound.kwargs, timeout)
                 else:
                     result = board.call(module, name, bound.args, bound.kwargs, timeout)
-            return _adopt(module, result)
+            return result
         except Exception as exc:
             # Same exception, shorter story: no `from`, a board-side cause stays.
             raise exc.with_traceback(without_internal_frames(exc.__traceback__))  # noqa: B904
@@ -235,7 +241,7 @@ def _board_class(
     """A host class whose instances live on the board; ``isinstance`` works on the host."""
 
     def __new__(cls: type, *args: Any, **kwargs: Any) -> BoardObject:
-        return construct(*args, **kwargs)  # _adopt made it an instance of cls
+        return construct(*args, **kwargs)  # decoded as an instance of cls (host_class)
 
     export = _export(module, name)
     methods = {
@@ -291,7 +297,7 @@ def _method(name: str, method: Method) -> Callable:
             raise TypeError(f"{name}(): {exc}") from None
         module = type(self).__module__
         with calling(module):
-            return _adopt(module, BoardObject.__getattr__(self, name)(*args, **kwargs))
+            return BoardObject.__getattr__(self, name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Runs {name}() on the board object."
@@ -312,8 +318,7 @@ def _async_method(name: str, method: Method) -> Callable:
 
         def work() -> Any:
             with calling(module):
-                value = self._owner.ref_op(self._ref, ops.PROXY_AWAIT, (name, args, kwargs))
-            return _adopt(module, value)
+                return self._owner.ref_op(self._ref, ops.PROXY_AWAIT, (name, args, kwargs))
 
         return await _awaited(self._owner, work)
 
@@ -326,22 +331,24 @@ def _async_method(name: str, method: Method) -> Callable:
 _classes: Dict[Tuple[str, str], type] = {}
 
 
-def _adopt(module: str, value: Any) -> Any:
-    """A proxy of an instance of one of ``module``'s marked classes, as an instance of
-    its host class (``isinstance`` works, methods take one round trip); else ``value``."""
-    cls = _classes.get((module, value._type)) if type(value) is BoardProxy else None
-    if cls is None:
-        return value
+def host_class(type_name: str) -> type | None:
+    """The host class board objects of class ``type_name`` arrive as, wherever they come
+    from (a call, an attribute, a list, a generator): the marked class of that name of the
+    innermost module being called, else of the one module marking one; None if none is."""
+    found = [cls for (_, name), cls in _classes.items() if name == type_name]
+    if len(found) > 1:
+        modules = [m for m in reversed(called_modules()) if (m, type_name) in _classes]
+        found = [_classes[modules[0], type_name]] if modules else []
+    if len(found) != 1:
+        return None
+    cls = found[0]
     if cls._methods is None:  # learnt once, from the bundle's exports, bases' first
         cls._methods = {}
         for klass in reversed(cls.__mro__):
-            export = _export(module, klass.__name__) if klass in _classes.values() else None
-            cls._methods.update(export.methods if export is not None else {})
-    obj = object.__new__(cls)
-    for slot in ("_owner", "_ref", "_type"):
-        object.__setattr__(obj, slot, getattr(value, slot))
-    object.__setattr__(value, "_ref", 0)  # the new object holds the board reference now
-    return obj
+            if isinstance(klass, BoardClass):
+                export = _export(*klass._board[:2])
+                cls._methods.update(export.methods if export is not None else {})
+    return cls
 
 
 class BoardOnly:
