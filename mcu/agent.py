@@ -226,7 +226,10 @@ def _dec(b, i):
     if t == 116:  # t
         return tuple(v), i
     if t == 100:  # d
-        return {v[k]: v[k + 1] for k in range(0, len(v), 2)}, i
+        d = {}  # a loop, not a comprehension: one function less in RAM
+        for k in range(0, len(v), 2):
+            d[v[k]] = v[k + 1]
+        return d, i
     return v, i  # l
 
 
@@ -386,7 +389,8 @@ class _HostFn:
         # class of that name in the board's modules (a marked one), else a new one.
         import builtins
 
-        for t in [getattr(builtins, n, None)] + [d.get(n) for d in _mods.values()]:
+        for d in [0] + list(_mods.values()):
+            t = d.get(n) if d else getattr(builtins, n, None)
             if isinstance(t, type) and issubclass(t, BaseException):
                 try:
                     return t(*a)
@@ -538,7 +542,11 @@ def _on(o, op, x):
     elif op == _PROXY_AWAIT:
         import asyncio
 
-        return asyncio.run(getattr(o, x[0])(*x[1], **x[2]))
+        c = getattr(o, x[0])(*x[1], **x[2])
+        try:
+            return asyncio.run(c)
+        finally:
+            c.close()
     elif op == _PROXY_ENTER:  # 0 when it returns o itself: the host has that
         r = o.__enter__()
         return 0 if r is o else (r,)
@@ -608,7 +616,11 @@ def _do(op, b):
     elif op == _OP_AWAIT:  # (module, name, args, kwargs): a coroutine, run to its end
         import asyncio
 
-        return _run(asyncio.run, (_named(a[0], a[1])(*a[2], **a[3]),), {})
+        c = _named(a[0], a[1])(*a[2], **a[3])
+        try:
+            return _run(asyncio.run, (c,), {})
+        finally:
+            c.close()
     elif op == _OP_INFO:
         i = sys.implementation
         import builtins

@@ -259,3 +259,44 @@ def test_objects_of_marked_classes_are_theirs_wherever_they_come_from(both) -> N
         return [type(x).__name__ for x in found if isinstance(x, m.Shelf)], tray.describe()
 
     assert both(program) == (["Shelf", "Tray", "Shelf", "Tray", "Shelf", "Shelf"], "t: 2")
+
+
+SPIN = """
+stopped = []
+
+#@mcu
+async def spin():
+    import asyncio
+
+    try:
+        while True:
+            await asyncio.sleep(0.01)
+    finally:
+        stopped.append("stopped")
+
+#@mcu
+def what_stopped():
+    return stopped
+"""
+
+
+def test_a_cancelled_await_stops_on_the_board(hook, modules) -> None:
+    """wait_for's timeout cancels the await: the board's coroutine ends (its finally
+    runs) and the board is free, as locally; it used to spin on, holding every later
+    call until the session's own timeout."""
+    import asyncio
+
+    import belay_hook
+
+    async def program(m: Any) -> Any:
+        try:
+            await asyncio.wait_for(m.spin(), 0.2)
+        except asyncio.TimeoutError:
+            return m.what_stopped()
+
+    local = types.ModuleType("spin_local")
+    exec(compile(textwrap.dedent(SPIN), "spin_local.py", "exec"), local.__dict__)  # noqa: S102
+    modules.write("spin", SPIN)
+    board = importlib.import_module("spin")
+    with belay_hook.timeout(10):  # a hang fails the test instead of stalling it
+        assert asyncio.run(program(board)) == asyncio.run(program(local)) == ["stopped"]

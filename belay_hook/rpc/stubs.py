@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import threading
 from types import ModuleType
 from typing import Any, Callable, Dict, Mapping, Protocol, Tuple
 
@@ -135,19 +136,27 @@ def _callable(
 async def _awaited(board: Any, work: Callable[[], Any]) -> Any:
     """``work()`` (an await on the board) run in the board's await thread, where awaits
     of one board queue; the host's event loop runs on meanwhile. A ``timeout()`` in
-    force here applies there."""
+    force here applies there. Cancelled (``task.cancel()``, ``wait_for``'s timeout), the
+    await stops on the board too, as a local one would, instead of holding the board."""
     import asyncio
 
     from belay_hook.rpc.session import timeout, timeout_in_force
 
     limit = timeout_in_force()
+    running = threading.Lock()  # held while work() runs: only then is there a call to stop
 
     def wait() -> Any:
-        with timeout(limit):
+        with timeout(limit), running:
             return work()
 
     waiter = getattr(board, "awaits", None)
-    return await asyncio.get_running_loop().run_in_executor(waiter, wait)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(waiter, wait)
+    except asyncio.CancelledError:
+        channel = getattr(board, "channel", None)
+        if running.locked() and channel is not None:
+            channel.interrupt()  # Ctrl-C: the board's coroutine ends with KeyboardInterrupt
+        raise
 
 
 def _caller(
