@@ -300,3 +300,15 @@ def test_a_cancelled_await_stops_on_the_board(hook, modules) -> None:
     board = importlib.import_module("spin")
     with belay_hook.timeout(10):  # a hang fails the test instead of stalling it
         assert asyncio.run(program(board)) == asyncio.run(program(local)) == ["stopped"]
+
+
+def test_class_data_set_on_the_host_is_refused_not_lost(hook, modules) -> None:
+    """Locally `Shelf.capacity = 3` is seen by every instance; the board's instances
+    would never see the host's, so it raises, naming what to do. Methods may still be
+    replaced on the host (a mock)."""
+    modules.write("semantic", PROGRAM)
+    semantic = importlib.import_module("semantic")
+    with pytest.raises(AttributeError, match="Shelf.capacity = ... on the host would not"):
+        semantic.Shelf.capacity = 3
+    semantic.Shelf.size = lambda self: 99
+    assert semantic.Shelf(2).size() == 99

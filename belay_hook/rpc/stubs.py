@@ -216,6 +216,19 @@ class BoardClass(type):
 
     _board: Tuple[str, str, float | None]  # module, class name, timeout
 
+    def __setattr__(cls, attr: str, value: Any) -> None:
+        """Class data lives on the board, where instances read it: set on the host it
+        would change nothing there, so it is refused. Methods may be replaced (mocks)."""
+        module, name, _ = cls._board
+        export = _export(module, name)
+        if export is not None and not attr.startswith("_") and attr not in export.methods:
+            raise AttributeError(
+                f"{name}.{attr} = ... on the host would not reach board class {name!r}, whose "
+                "instances live on the board: set it in board code (a marked function or "
+                "classmethod), or on an instance"
+            )
+        super().__setattr__(attr, value)
+
     def __getattr__(cls, attr: str) -> Any:
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
