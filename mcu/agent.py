@@ -223,6 +223,8 @@ def _dec(b, i):
     for _ in range(n * 2 if t == 100 else n):
         x, i = _dec(b, i)
         v.append(x)
+    if t == 101:  # e
+        return set(v), i
     if t == 116:  # t
         return tuple(v), i
     if t == 100:  # d
@@ -262,8 +264,8 @@ def _enc(v, out):
             v = v.encode()
         _put_uint(len(v), out)
         out.append(v)
-    elif type(v) in (list, tuple):
-        out.append(b"l" if type(v) is list else b"t")
+    elif type(v) in (list, tuple, set):
+        out.append(b"l" if type(v) is list else b"t" if type(v) is tuple else b"e")
         _put_uint(len(v), out)
         for x in v:
             _enc(x, out)
@@ -336,7 +338,9 @@ def _error(rid, e):
 
     s = io.StringIO()
     sys.print_exception(e, s)
-    args = [a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a) for a in e.args]
+    args = []
+    for a in e.args:
+        args.append(a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a))
     # A class of the board's own goes with its first bases up to a builtin, space
     # separated ("SensorError ValueError"): the host rebuilds the same hierarchy.
     t = type(e)

@@ -114,6 +114,14 @@ def shelf_class():
     return Shelf
 
 #@mcu
+def unique(values):
+    return set(values)
+
+#@mcu
+def has(values, x):
+    return x in values
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -151,6 +159,14 @@ def both(hook, modules) -> Callable[[Callable[[Any], Any]], Any]:
 def test_a_global_counter_starts_from_its_module_value(both) -> None:
     # 'global hits; hits += by' read the module's hits = 0: a NameError on the board.
     assert both(lambda m: [m.bump(), m.bump(2), m.bump()]) == [1, 3, 4]
+
+
+def test_sets_cross_both_ways(both) -> None:
+    def program(m: Any) -> Any:
+        found = m.unique([3, 1, 3])
+        return found, type(found).__name__, found == {1, 3}, m.has({4, 5}, 4), m.unique(set())
+
+    assert both(program) == ({1, 3}, "set", True, True, set())
 
 
 def test_slices_of_a_board_object(both) -> None:

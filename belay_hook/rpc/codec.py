@@ -3,7 +3,7 @@
 One tag byte per value, lengths as unsigned LEB128 varints:
 ``N`` None, ``T``/``F`` booleans, ``i`` int (zigzag varint), ``I`` big int
 (decimal text), ``f`` float (8 bytes, little-endian double), ``s`` str (UTF-8),
-``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``d`` dict, ``S`` slice
+``b`` bytes, ``a`` bytearray, ``l`` list, ``t`` tuple, ``e`` set, ``d`` dict, ``S`` slice
 (its start, stop and step follow: ``board_list[1:3]``). Small ints,
 the commonest arguments and results, fit in the tag: 0x80 + n for 0 <= n < 96,
 and 0xE0 + (m >> 8) then m & 255 for m = n - 96 < 4096.
@@ -116,8 +116,8 @@ def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
         out.append(b"b" if kind is bytes else b"a")
         put_uint(len(value), out)
         out.append(bytes(value))
-    elif kind is tuple or kind is list:
-        out.append(b"t" if kind is tuple else b"l")
+    elif kind is tuple or kind is list or kind is set:
+        out.append(b"t" if kind is tuple else b"l" if kind is list else b"e")
         put_uint(len(value), out)
         n = 0
         try:
@@ -159,7 +159,7 @@ def _encode(value: Any, out: List[bytes], context: Context | None) -> None:
     else:
         raise _Uncrossable(
             f"{kind.__qualname__} cannot cross to the board "
-            "(None, bool, int, float, str, bytes, bytearray, list, tuple, dict, slice, "
+            "(None, bool, int, float, str, bytes, bytearray, list, tuple, set, dict, slice, "
             "board objects and host functions can)"
         )
 
@@ -232,7 +232,7 @@ def _decode(b: bytes, i: int, context: Context | None) -> Tuple[Any, int]:
                 raise DecodeError(f"bad big int {data[:20]!r}")
             return int(data), i
         return data, i
-    if tag not in (0x6C, 0x74, 0x64):  # l t d
+    if tag not in (0x6C, 0x74, 0x64, 0x65):  # l t d e
         raise DecodeError(f"unknown tag {tag:#04x}")
     items = []
     for _ in range(n * 2 if tag == 0x64 else n):
@@ -240,6 +240,8 @@ def _decode(b: bytes, i: int, context: Context | None) -> Tuple[Any, int]:
         items.append(item)
     if tag == 0x74:
         return tuple(items), i
+    if tag == 0x65:
+        return set(items), i
     if tag == 0x64:
         return dict(zip(items[::2], items[1::2])), i
     return items, i
