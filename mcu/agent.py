@@ -81,6 +81,7 @@ _PROXY_THROW = const(24)
 _PROXY_AWAIT = const(25)
 _PROXY_ENTER = const(26)
 _PROXY_EXIT = const(27)
+_PROXY_HASH = const(28)
 
 
 _in = sys.stdin.buffer
@@ -577,6 +578,8 @@ def _on(o, op, x):
         return o > x
     elif op == _PROXY_GE:
         return o >= x
+    elif op == _PROXY_HASH:
+        return hash(o)
     elif op == _PROXY_DIR:
         return dir(o)
     else:

@@ -122,6 +122,13 @@ def has(values, x):
     return x in values
 
 #@mcu
+anchor = object()
+
+#@mcu
+def get_anchor():
+    return anchor
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -261,6 +268,14 @@ def test_repr_hash_and_order_of_board_objects_are_their_classes_own(both) -> Non
         "Reading(1)",
         "[Reading(1), Reading(3), Reading(3)]",
     )
+
+
+def test_one_board_object_returned_twice_is_one_key(both) -> None:
+    def program(m: Any) -> Any:
+        first, again = m.get_anchor(), m.get_anchor()
+        return first == again, len({first, again}), {first: "found"}[again]
+
+    assert both(program) == (True, 1, "found")
 
 
 def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:

@@ -73,6 +73,7 @@ PROXY_THROW = 24  # (exception type name, args): as PROXY_SEND, or (2, None): no
 PROXY_AWAIT = 25  # (method name, args, kwargs): run the coroutine method with asyncio
 PROXY_ENTER = 26  # nothing: __enter__(), 0 if it returned the object itself, else (value,)
 PROXY_EXIT = 27  # None or (exception type name, args): __exit__(), whether it swallowed it
+PROXY_HASH = 28  # nothing: hash(), so proxies of one board object meet in sets and dicts
 
 KIND_NAMES = {
     value: name[5:].lower().replace("_", " ")

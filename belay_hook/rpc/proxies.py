@@ -116,7 +116,10 @@ class BoardProxy:
         # as for a generator's throw(); it returns whether to swallow it.
         return self._op(ops.PROXY_EXIT, None if exc is None else _thrown(exc))
 
-    __hash__ = object.__hash__  # identity, like most objects
+    def __hash__(self) -> int:
+        # The board object's: two proxies of one object (it was returned twice) are
+        # equal (the board compares), so they must hash alike, as the object would.
+        return self._op(ops.PROXY_HASH)
 
     def __repr__(self) -> str:
         try:

@@ -279,9 +279,7 @@ def _board_class(
         if (module, base) in _classes
     )
     own = export.methods if export is not None else {}
-    if "__hash__" in own:
-        methods["__hash__"] = _hash
-    elif "__eq__" in own:
+    if "__eq__" in own and "__hash__" not in own:
         methods["__hash__"] = None  # __eq__ without __hash__: unhashable, as locally
     cls = BoardClass(
         name,
@@ -300,11 +298,6 @@ def _board_class(
     )
     _classes[module, name] = cls
     return cls
-
-
-def _hash(self: BoardObject) -> int:
-    """The board object's own ``__hash__``: equal objects meet in sets and dicts."""
-    return self._owner.ref_op(self._ref, ops.PROXY_METHOD, ("__hash__", (), {}))
 
 
 def _method(name: str, method: Method) -> Callable:
