@@ -129,6 +129,48 @@ def get_anchor():
     return anchor
 
 #@mcu
+class Vec:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __add__(self, other):
+        if not isinstance(other, Vec):
+            return NotImplemented
+        return Vec(self.x + other.x, self.y + other.y)
+
+    def __mul__(self, k):
+        return Vec(self.x * k, self.y * k)
+
+    def __rmul__(self, k):
+        return self * k
+
+    def __neg__(self):
+        return Vec(-self.x, -self.y)
+
+    def __abs__(self):
+        return (self.x**2 + self.y**2) ** 0.5
+
+    def __index__(self):
+        return self.x
+
+    def __repr__(self):
+        return "Vec(%d, %d)" % (self.x, self.y)
+
+#@mcu
+class Countdown:
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.n <= 0:
+            raise StopIteration
+        self.n -= 1
+        return self.n
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -276,6 +318,32 @@ def test_one_board_object_returned_twice_is_one_key(both) -> None:
         return first == again, len({first, again}), {first: "found"}[again]
 
     assert both(program) == (True, 1, "found")
+
+
+def test_operators_and_iterator_protocol_of_a_marked_class(both) -> None:
+    def program(m: Any) -> Any:
+        v = m.Vec(3, 4)
+        w = v + m.Vec(1, 1)
+        w += m.Vec(1, 0)
+        count = m.Countdown(3)
+        first = next(count)
+        return (
+            [repr(x) for x in (w, v * 2, 2 * v, -v)],
+            abs(v),
+            "abc"[m.Vec(1, 0)],
+            first,
+            list(count),
+            _run(lambda m: v + 1, m),
+        )
+
+    assert both(program) == (
+        ["Vec(5, 5)", "Vec(6, 8)", "Vec(6, 8)", "Vec(-3, -4)"],
+        5.0,
+        "b",
+        2,
+        [1, 0],
+        ("TypeError", ("unsupported operand type(s) for +: 'Vec' and 'int'",)),
+    )
 
 
 def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:

@@ -24,7 +24,7 @@ from belay_hook.errors import (
     register_exception,
 )
 from belay_hook.rpc import ops
-from belay_hook.rpc.proxies import BoardObject
+from belay_hook.rpc.proxies import BoardObject, BoardProxy
 from belay_hook.rpc.tracebacks import without_internal_frames
 from belay_hook.splitter.dependencies import is_literal
 from belay_hook.splitter.result import Export, Method
@@ -271,6 +271,12 @@ def _board_class(
         for attr, method in (export.methods.items() if export is not None else ())
         if method.binding == "method" and not attr.startswith("__")
     }
+    methods.update(
+        (attr, _special(attr))
+        for attr, method in (export.methods.items() if export is not None else ())
+        if attr.startswith("__") and attr.endswith("__") and not hasattr(BoardObject, attr)
+        if method.binding == "method" and not method.is_async
+    )
     # Marked classes of this module it derives from (made before it, as locally):
     # `isinstance(Sub(), Base)` holds, and Base's methods take one round trip.
     bases = tuple(
@@ -316,6 +322,22 @@ def _method(name: str, method: Method) -> Callable:
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Runs {name}() on the board object."
+    return call
+
+
+def _special(name: str) -> Callable:
+    """A special method the class defines and proxies do not forward already (``__add__``,
+    ``__neg__``, ``__next__``, ``__index__`` ...): Python looks these up on the type."""
+
+    def call(self: BoardObject, *args: Any) -> Any:
+        with calling(type(self).__module__):
+            value = self._owner.ref_op(self._ref, ops.PROXY_METHOD, (name, args, {}))
+        # MicroPython's NotImplemented has a nameless type: it arrives as a proxy.
+        if isinstance(value, BoardProxy) and value._type in ("", "NotImplementedType"):
+            return NotImplemented  # Python tries the other operand's method next
+        return value
+
+    call.__name__ = call.__qualname__ = name
     return call
 
 
