@@ -339,9 +339,6 @@ def _error(rid, e):
 
     s = io.StringIO()
     sys.print_exception(e, s)
-    args = []
-    for a in e.args:
-        args.append(a if a is None or isinstance(a, (str, int, float, bytes)) else repr(a))
     # A class of the board's own goes with its first bases up to a builtin, space
     # separated ("SensorError ValueError"): the host rebuilds the same hierarchy.
     t = type(e)
@@ -351,7 +348,7 @@ def _error(rid, e):
         n += " " + t.__name__
     o = e.errno if isinstance(e, OSError) else None
     d = getattr(e, "__dict__", 0) or {}  # what its __init__ set: e.code
-    _send(_KIND_ERROR, rid, (n, args, o, s.getvalue(), d))
+    _send(_KIND_ERROR, rid, (n, e.args, o, s.getvalue(), d))  # args as they are: a list stays one
 
 
 def _run(f, a, k):

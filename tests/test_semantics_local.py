@@ -171,6 +171,14 @@ class Countdown:
         return self.n
 
 #@mcu
+def reject(values):
+    raise ValueError("bad values", values, None)
+
+#@mcu
+def lose(n):
+    raise LookupError(Shelf(n))
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -275,6 +283,17 @@ def test_a_board_generator_catches_a_marked_exception_thrown_in(both) -> None:
         return next(gen), gen.throw(m.SensorError(3)), next(gen)
 
     assert both(program) == ("ok", "handled 3", "ok")
+
+
+def test_exception_args_keep_their_types(both) -> None:
+    def program(m: Any) -> Any:
+        try:
+            m.lose(2)
+        except LookupError as exc:
+            lost = isinstance(exc.args[0], m.Shelf), exc.args[0].size()
+        return lost, _run(lambda m: m.reject([1, (2, 3)]), m)
+
+    assert both(program) == ((True, 2), ("ValueError", ("bad values", [1, (2, 3)], None)))
 
 
 def test_attributes_a_board_exception_set_reach_the_host(both) -> None:

@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import Any, Dict, Generator, Iterator, Protocol
 
 from belay_hook.errors import StaleProxyError
-from belay_hook.rpc import ops
+from belay_hook.rpc import codec, ops
 
 
 class Owner(Protocol):
@@ -226,7 +226,12 @@ def _thrown(exc: BaseException) -> tuple:
 
 
 def _plain(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bytes)) else repr(value)
+    """``value`` if it can cross as a value (a list stays a list), else its repr."""
+    try:
+        codec.encode(value, [])
+    except TypeError:
+        return repr(value)
+    return value
 
 
 def _pull(proxy: BoardProxy) -> Iterator:
