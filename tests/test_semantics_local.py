@@ -73,6 +73,13 @@ def read(fetch):
         return "fallback after %s" % (e.code,)
 
 #@mcu
+def read_args(fetch):
+    try:
+        fetch()
+    except SensorError as e:
+        return e.args
+
+#@mcu
 def fail(code):
     raise Overheat(code, "too hot")
 
@@ -272,9 +279,12 @@ def test_board_code_catches_a_marked_exception_a_host_callback_raises(both) -> N
         def fetch() -> Any:
             raise m.SensorError(7, "unplugged")
 
-        return m.read(fetch), m.read(lambda: 21)
+        def refuse() -> Any:
+            raise m.SensorError(None, b"\x00raw")
 
-    assert both(program) == ("fallback after 7", 21)
+        return m.read(fetch), m.read(lambda: 21), m.read_args(refuse)
+
+    assert both(program) == ("fallback after 7", 21, (None, b"\x00raw"))
 
 
 def test_a_board_generator_catches_a_marked_exception_thrown_in(both) -> None:

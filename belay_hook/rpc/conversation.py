@@ -18,7 +18,7 @@ from typing import Any, Callable, Tuple
 from serial import SerialException
 
 from belay_hook.errors import BelayHookError, BoardResetError, BoardTimeoutError, FrameError
-from belay_hook.rpc import events, framing, ops
+from belay_hook.rpc import events, framing, ops, proxies
 from belay_hook.rpc.channel import Channel, Frame
 from belay_hook.rpc.codec import DecodeError, decode
 from belay_hook.rpc.objects import ObjectTable
@@ -188,8 +188,8 @@ class Conversation:
 
     def _answer(self, rid: int, exc: BaseException) -> None:
         """Answer host call ``rid`` with an exception the board raises in its place."""
-        args = [a if isinstance(a, (str, int, float)) else str(a) for a in exc.args]
-        self.channel.write(framing.request(ops.OP_ANSWER, rid, (False, (type(exc).__name__, args))))
+        answer = (False, proxies.sent_exception(exc))
+        self.channel.write(framing.request(ops.OP_ANSWER, rid, answer))
 
     def decode(self, body: bytes, what: str) -> Any:
         try:

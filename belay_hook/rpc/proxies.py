@@ -114,7 +114,7 @@ class BoardProxy:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         # The board's __exit__ sees the exception that left the block, rebuilt there
         # as for a generator's throw(); it returns whether to swallow it.
-        return self._op(ops.PROXY_EXIT, None if exc is None else _thrown(exc))
+        return self._op(ops.PROXY_EXIT, None if exc is None else sent_exception(exc))
 
     def __hash__(self) -> int:
         # The board object's: two proxies of one object (it was returned twice) are
@@ -213,15 +213,16 @@ def _drive(proxy: BoardProxy, me: list) -> Generator:
                         pass  # the board reset: its generator is gone already
                 raise
             except BaseException as exc:  # noqa: B036 - throw(): to the board's yield
-                op, arg, thrown = ops.PROXY_THROW, _thrown(exc), exc
+                op, arg, thrown = ops.PROXY_THROW, sent_exception(exc), exc
     finally:
         # Drop our hold first, so the proxy's own release is a no-op.
         object.__setattr__(proxy, "_ref", 0)
         owner.release(ref, close=not closed)
 
 
-def _thrown(exc: BaseException) -> tuple:
-    """An exception as the board rebuilds it: its type's name and plain arguments."""
+def sent_exception(exc: BaseException) -> tuple:
+    """An exception as the board rebuilds it (throw, __exit__, a host function's error):
+    its type's name and its arguments, those that cannot cross as their repr."""
     return type(exc).__name__, [_plain(a) for a in exc.args]
 
 
