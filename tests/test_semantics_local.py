@@ -440,3 +440,20 @@ def test_class_data_set_on_the_host_is_refused_not_lost(hook, modules) -> None:
         semantic.Shelf.capacity = 3
     semantic.Shelf.size = lambda self: 99
     assert semantic.Shelf(2).size() == 99
+
+
+def test_copying_a_board_object_is_refused_not_a_fresh_one(hook, modules) -> None:
+    """copy.copy() of a host instance called the board constructor afresh: a Shelf(3)
+    copied into a Shelf() with nothing in it."""
+    import copy
+    import pickle
+
+    modules.write("semantic", PROGRAM)
+    semantic = importlib.import_module("semantic")
+    shelf = semantic.Shelf(3)
+    for copier in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="board Shelf object cannot be copied"):
+            copier(shelf)
+    with pytest.raises(TypeError, match="board object object cannot be copied"):
+        copy.copy(semantic.get_anchor())
+    assert shelf.size() == 3

@@ -130,6 +130,14 @@ class BoardProxy:
     def __str__(self) -> str:
         return self._op(ops.PROXY_STR)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy.copy() would make a new board object by its constructor, without its
+        # state; pickle would carry a reference with no meaning elsewhere.
+        raise TypeError(
+            f"a board {self._type} object cannot be copied or pickled on the host: it lives "
+            "on the board; make the copy in board code"
+        )
+
     def __dir__(self) -> list:
         return self._op(ops.PROXY_DIR)
 
