@@ -124,7 +124,7 @@ def test_proxy_forwards_and_goes_back_as_argument(device) -> None:
 def test_dropped_proxies_are_freed_on_the_board(device, hook) -> None:
     session = hook.session
     s = device.a_set()
-    ref = s._ref
+    ref = s._bh_ref
     del s
     gc.collect()
     device.add(1, 1)  # any request carries the release along

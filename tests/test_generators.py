@@ -241,7 +241,7 @@ def test_generators_dropped_early_free_the_board_object(gens, hook) -> None:
     gens.log()  # any request takes the release along
     assert gens.log() == ["squares closed"]  # closed on the board as it was freed
     unstarted = gens.squares(5)
-    ref = unstarted.gi_frame.f_locals["proxy"]._ref
+    ref = unstarted.gi_frame.f_locals["proxy"]._bh_ref
     del unstarted
     gc.collect()
     gens.log()

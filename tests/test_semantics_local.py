@@ -186,6 +186,14 @@ def lose(n):
     raise LookupError(Shelf(n))
 
 #@mcu
+class Probe:
+    def __init__(self):
+        self._type, self._ref, self._owner, self._board = "temp", 2.5, "me", "pico"
+
+    def _op(self):
+        return "op"
+
+#@mcu
 def guarded():
     while True:
         try:
@@ -373,6 +381,17 @@ def test_operators_and_iterator_protocol_of_a_marked_class(both) -> None:
         [1, 0],
         ("TypeError", ("unsupported operand type(s) for +: 'Vec' and 'int'",)),
     )
+
+
+def test_private_names_are_the_objects_own(both) -> None:
+    """Names the host's proxies once used for themselves (_type, _ref ...) hid the board
+    object's attributes of those names."""
+
+    def program(m: Any) -> Any:
+        probe = m.Probe()
+        return probe._type, probe._ref, probe._owner, probe._board, probe._op()
+
+    assert both(program) == ("temp", 2.5, "me", "pico", "op")
 
 
 def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:

@@ -57,8 +57,8 @@ class ObjectTable:
     def proxy_id(self, value: Any) -> tuple | None:
         """(generation, id) of a proxy or reference of this board, else None."""
         value = proxies.board_object(value)
-        if isinstance(value, proxies.BoardProxy) and value._owner is self.owner:
-            value = value._ref
+        if isinstance(value, proxies.BoardProxy) and value._bh_owner is self.owner:
+            value = value._bh_ref
         elif not isinstance(value, Ref):
             return None
         ref = self.check(value)

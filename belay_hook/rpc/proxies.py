@@ -27,7 +27,7 @@ class Owner(Protocol):
     def release(self, ref: Any, close: bool = False) -> None: ...
 
 
-_OWN = ("_owner", "_ref", "_type")
+_OWN = ("_bh_owner", "_bh_ref", "_bh_type")
 
 
 class BoardProxy:
@@ -36,114 +36,114 @@ class BoardProxy:
     __slots__ = (*_OWN, "__weakref__")
 
     def __init__(self, owner: Owner, ref: Any, type_name: str):
-        object.__setattr__(self, "_owner", owner)
-        object.__setattr__(self, "_ref", ref)
-        object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "_bh_owner", owner)
+        object.__setattr__(self, "_bh_ref", ref)
+        object.__setattr__(self, "_bh_type", type_name)
 
-    def _op(self, op: int, arg: Any = None) -> Any:
-        return self._owner.ref_op(self._ref, op, arg)
+    def _bh_op(self, op: int, arg: Any = None) -> Any:
+        return self._bh_owner.ref_op(self._bh_ref, op, arg)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # keep copy, pickle and friends off the wire
-        return self._op(ops.PROXY_GETATTR, name)
+        return self._bh_op(ops.PROXY_GETATTR, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._op(ops.PROXY_SETATTR, (name, value))
+        self._bh_op(ops.PROXY_SETATTR, (name, value))
 
     def __delattr__(self, name: str) -> None:
-        self._op(ops.PROXY_DELATTR, name)
+        self._bh_op(ops.PROXY_DELATTR, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._op(ops.PROXY_CALL, (args, kwargs))
+        return self._bh_op(ops.PROXY_CALL, (args, kwargs))
 
     def __getitem__(self, key: Any) -> Any:
-        return self._op(ops.PROXY_GETITEM, key)
+        return self._bh_op(ops.PROXY_GETITEM, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._op(ops.PROXY_SETITEM, (key, value))
+        self._bh_op(ops.PROXY_SETITEM, (key, value))
 
     def __delitem__(self, key: Any) -> None:
-        self._op(ops.PROXY_DELITEM, key)
+        self._bh_op(ops.PROXY_DELITEM, key)
 
     def __len__(self) -> int:
-        return self._op(ops.PROXY_LEN)
+        return self._bh_op(ops.PROXY_LEN)
 
     def __iter__(self) -> Iterator:
-        iterator = self._op(ops.PROXY_ITER)
+        iterator = self._bh_op(ops.PROXY_ITER)
         return iterator if not isinstance(iterator, BoardProxy) else _pull(iterator)
 
     def __contains__(self, item: Any) -> bool:
-        return self._op(ops.PROXY_CONTAINS, item)
+        return self._bh_op(ops.PROXY_CONTAINS, item)
 
     def __bool__(self) -> bool:
-        return self._op(ops.PROXY_BOOL)
+        return self._bh_op(ops.PROXY_BOOL)
 
     def __eq__(self, other: object) -> bool:
-        return self._op(ops.PROXY_EQ, other)
+        return self._bh_op(ops.PROXY_EQ, other)
 
     def __ne__(self, other: object) -> bool:
-        return not self._op(ops.PROXY_EQ, other)
+        return not self._bh_op(ops.PROXY_EQ, other)
 
     def __lt__(self, other: Any) -> bool:
-        return self._compare(ops.PROXY_LT, ops.PROXY_GT, other)
+        return self._bh_compare(ops.PROXY_LT, ops.PROXY_GT, other)
 
     def __le__(self, other: Any) -> bool:
-        return self._compare(ops.PROXY_LE, ops.PROXY_GE, other)
+        return self._bh_compare(ops.PROXY_LE, ops.PROXY_GE, other)
 
     def __gt__(self, other: Any) -> bool:
-        return self._compare(ops.PROXY_GT, ops.PROXY_LT, other)
+        return self._bh_compare(ops.PROXY_GT, ops.PROXY_LT, other)
 
     def __ge__(self, other: Any) -> bool:
-        return self._compare(ops.PROXY_GE, ops.PROXY_LE, other)
+        return self._bh_compare(ops.PROXY_GE, ops.PROXY_LE, other)
 
-    def _compare(self, op: int, mirrored: int, other: Any) -> bool:
+    def _bh_compare(self, op: int, mirrored: int, other: Any) -> bool:
         try:
-            return self._op(op, other)
+            return self._bh_op(op, other)
         except TypeError:
             # Python then asks the other side, mirrored (a class defining __lt__ alone
             # still sorts and takes max()); MicroPython does not.
             if not isinstance(other, BoardProxy):
                 raise
-            return other._op(mirrored, self)
+            return other._bh_op(mirrored, self)
 
     def __enter__(self) -> Any:
-        entered = self._op(ops.PROXY_ENTER)
+        entered = self._bh_op(ops.PROXY_ENTER)
         return self if entered == 0 else entered[0]  # `with make() as m`: m is this proxy
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         # The board's __exit__ sees the exception that left the block, rebuilt there
         # as for a generator's throw(); it returns whether to swallow it.
-        return self._op(ops.PROXY_EXIT, None if exc is None else sent_exception(exc))
+        return self._bh_op(ops.PROXY_EXIT, None if exc is None else sent_exception(exc))
 
     def __hash__(self) -> int:
         # The board object's: two proxies of one object (it was returned twice) are
         # equal (the board compares), so they must hash alike, as the object would.
-        return self._op(ops.PROXY_HASH)
+        return self._bh_op(ops.PROXY_HASH)
 
     def __repr__(self) -> str:
         try:
-            return f"<board {self._op(ops.PROXY_REPR)}>"
+            return f"<board {self._bh_op(ops.PROXY_REPR)}>"
         except Exception:  # a repr must not fail: the board may be gone
-            return f"<board {self._type} object (unreachable)>"
+            return f"<board {self._bh_type} object (unreachable)>"
 
     def __str__(self) -> str:
-        return self._op(ops.PROXY_STR)
+        return self._bh_op(ops.PROXY_STR)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # copy.copy() would make a new board object by its constructor, without its
         # state; pickle would carry a reference with no meaning elsewhere.
         raise TypeError(
-            f"a board {self._type} object cannot be copied or pickled on the host: it lives "
+            f"a board {self._bh_type} object cannot be copied or pickled on the host: it lives "
             "on the board; make the copy in board code"
         )
 
     def __dir__(self) -> list:
-        return self._op(ops.PROXY_DIR)
+        return self._bh_op(ops.PROXY_DIR)
 
     def __del__(self) -> None:
         try:
-            self._owner.release(self._ref)
+            self._bh_owner.release(self._bh_ref)
         except Exception:  # interpreter shutdown, a closed session: nothing to free
             pass
 
@@ -153,19 +153,19 @@ class BoardObject(BoardProxy):
     its ``repr`` is the class's own, as it would be locally."""
 
     __slots__ = ()
-    _methods: Dict[str, str] = {}  # name -> parameter text, set per class
+    _bh_methods: Dict[str, str] = {}  # name -> parameter text, set per class
 
     def __repr__(self) -> str:
         try:
-            return self._op(ops.PROXY_REPR)
+            return self._bh_op(ops.PROXY_REPR)
         except Exception:  # a repr must not fail: the board may be gone
-            return f"<board {self._type} object (unreachable)>"
+            return f"<board {self._bh_type} object (unreachable)>"
 
     def __getattr__(self, name: str) -> Any:
-        if name in (type(self)._methods or ()):
+        if name in (type(self)._bh_methods or ()):
 
             def method(*args: Any, **kwargs: Any) -> Any:  # holds self: the object lives
-                return self._owner.ref_op(self._ref, ops.PROXY_METHOD, (name, args, kwargs))
+                return self._bh_owner.ref_op(self._bh_ref, ops.PROXY_METHOD, (name, args, kwargs))
 
             method.__name__ = method.__qualname__ = name
             return method
@@ -195,7 +195,7 @@ _RETURNED, _YIELDED, _UNCAUGHT = 0, 1, 2  # how a board generator's step ended
 
 
 def _drive(proxy: BoardProxy, me: list) -> Generator:
-    owner, ref = proxy._owner, proxy._ref
+    owner, ref = proxy._bh_owner, proxy._bh_ref
     op, arg, thrown = ops.PROXY_SEND, None, None
     closed = False  # close() reached the board generator
     try:
@@ -224,7 +224,7 @@ def _drive(proxy: BoardProxy, me: list) -> Generator:
                 op, arg, thrown = ops.PROXY_THROW, sent_exception(exc), exc
     finally:
         # Drop our hold first, so the proxy's own release is a no-op.
-        object.__setattr__(proxy, "_ref", 0)
+        object.__setattr__(proxy, "_bh_ref", 0)
         owner.release(ref, close=not closed)
 
 
@@ -245,7 +245,7 @@ def _plain(value: Any) -> Any:
 
 def _pull(proxy: BoardProxy) -> Iterator:
     """A host iterator over a board iterator (what ``iter()`` gave on the board)."""
-    owner, ref = proxy._owner, proxy._ref
+    owner, ref = proxy._bh_owner, proxy._bh_ref
     try:
         while True:
             try:
@@ -254,5 +254,5 @@ def _pull(proxy: BoardProxy) -> Iterator:
                 return
             yield value
     finally:
-        object.__setattr__(proxy, "_ref", 0)
+        object.__setattr__(proxy, "_bh_ref", 0)
         owner.release(ref)

@@ -214,12 +214,12 @@ class BoardClass(type):
     itself are its literal constants (copied at split time) and its class and static
     methods (which run on the board)."""
 
-    _board: Tuple[str, str, float | None]  # module, class name, timeout
+    _bh_board: Tuple[str, str, float | None]  # module, class name, timeout
 
     def __setattr__(cls, attr: str, value: Any) -> None:
         """Class data lives on the board, where instances read it: set on the host it
         would change nothing there, so it is refused. Methods may be replaced (mocks)."""
-        module, name, _ = cls._board
+        module, name, _ = cls._bh_board
         export = _export(module, name)
         if export is not None and not attr.startswith("_") and attr not in export.methods:
             raise AttributeError(
@@ -232,7 +232,7 @@ class BoardClass(type):
     def __getattr__(cls, attr: str) -> Any:
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
-        module, name, timeout = cls._board
+        module, name, timeout = cls._bh_board
         export = _export(module, name)
         if export is not None and attr in export.constants:
             return _constant(export.constants[attr])
@@ -298,8 +298,8 @@ def _board_class(
             "__doc__": f"Instances of {name} live on the board; the host holds proxies.",
             "__signature__": sig,
             "__slots__": (),
-            "_methods": None,
-            "_board": (module, name, timeout),
+            "_bh_methods": None,
+            "_bh_board": (module, name, timeout),
         },
     )
     _classes[module, name] = cls
@@ -331,9 +331,9 @@ def _special(name: str) -> Callable:
 
     def call(self: BoardObject, *args: Any) -> Any:
         with calling(type(self).__module__):
-            value = self._owner.ref_op(self._ref, ops.PROXY_METHOD, (name, args, {}))
+            value = self._bh_owner.ref_op(self._bh_ref, ops.PROXY_METHOD, (name, args, {}))
         # MicroPython's NotImplemented has a nameless type: it arrives as a proxy.
-        if isinstance(value, BoardProxy) and value._type in ("", "NotImplementedType"):
+        if isinstance(value, BoardProxy) and value._bh_type in ("", "NotImplementedType"):
             return NotImplemented  # Python tries the other operand's method next
         return value
 
@@ -355,9 +355,9 @@ def _async_method(name: str, method: Method) -> Callable:
 
         def work() -> Any:
             with calling(module):
-                return self._owner.ref_op(self._ref, ops.PROXY_AWAIT, (name, args, kwargs))
+                return self._bh_owner.ref_op(self._bh_ref, ops.PROXY_AWAIT, (name, args, kwargs))
 
-        return await _awaited(self._owner, work)
+        return await _awaited(self._bh_owner, work)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Awaits {name}() on the board object."
@@ -379,12 +379,12 @@ def host_class(type_name: str) -> type | None:
     if len(found) != 1:
         return None
     cls = found[0]
-    if cls._methods is None:  # learnt once, from the bundle's exports, bases' first
-        cls._methods = {}
+    if cls._bh_methods is None:  # learnt once, from the bundle's exports, bases' first
+        cls._bh_methods = {}
         for klass in reversed(cls.__mro__):
             if isinstance(klass, BoardClass):
-                export = _export(*klass._board[:2])
-                cls._methods.update(export.methods if export is not None else {})
+                export = _export(*klass._bh_board[:2])
+                cls._bh_methods.update(export.methods if export is not None else {})
     return cls
 
 
