@@ -394,6 +394,24 @@ def test_private_names_are_the_objects_own(both) -> None:
     assert both(program) == ("temp", 2.5, "me", "pico", "op")
 
 
+class Marker:
+    """A host object: it cannot cross to the board."""
+
+
+def test_comparing_a_board_object_with_a_host_object(both) -> None:
+    """A host object cannot go to the board: == is Python's answer (False), not a
+    TypeError about crossing; < is Python's TypeError."""
+
+    def program(m: Any) -> Any:
+        shelf, marker = m.Shelf(1), Marker()
+        return shelf == marker, shelf != marker, marker in [shelf, marker], shelf == len
+
+    assert both(program) == (False, True, True, False)
+    assert both(lambda m: m.Shelf(1) < Marker()) == (
+        "'<' not supported between instances of 'Shelf' and 'Marker'",
+    )
+
+
 def test_a_class_with_eq_and_no_hash_is_unhashable(both) -> None:
     assert both(lambda m: hash(m.Point(1))) == ("unhashable type: 'Point'",)
 

@@ -79,10 +79,14 @@ class BoardProxy:
     def __bool__(self) -> bool:
         return self._bh_op(ops.PROXY_BOOL)
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> Any:
+        if not _comparable(other):  # a host object: Python's own answer, False for ==
+            return NotImplemented
         return self._bh_op(ops.PROXY_EQ, other)
 
-    def __ne__(self, other: object) -> bool:
+    def __ne__(self, other: object) -> Any:
+        if not _comparable(other):
+            return NotImplemented
         return not self._bh_op(ops.PROXY_EQ, other)
 
     def __lt__(self, other: Any) -> bool:
@@ -97,7 +101,9 @@ class BoardProxy:
     def __ge__(self, other: Any) -> bool:
         return self._bh_compare(ops.PROXY_GE, ops.PROXY_LE, other)
 
-    def _bh_compare(self, op: int, mirrored: int, other: Any) -> bool:
+    def _bh_compare(self, op: int, mirrored: int, other: Any) -> Any:
+        if not _comparable(other):
+            return NotImplemented  # Python's TypeError, naming both types
         try:
             return self._bh_op(op, other)
         except TypeError:
@@ -170,6 +176,16 @@ class BoardObject(BoardProxy):
             method.__name__ = method.__qualname__ = name
             return method
         return super().__getattr__(name)
+
+
+def _comparable(other: Any) -> bool:
+    """Whether ``other`` can go to the board to be compared there: a value or a board
+    object. A host object (or function) cannot, so the comparison is Python's own."""
+    try:
+        codec.encode(other, [])
+    except TypeError:
+        return isinstance(board_object(other), BoardProxy)
+    return True
 
 
 def generator(proxy: BoardProxy) -> Generator:
