@@ -330,7 +330,7 @@ def test_uninstall_detaches_and_closes(micropython, modules) -> None:
     hook.uninstall()
     assert hook not in sys.meta_path
     assert emulator.port is None or emulator._bridge is None or emulator._bridge.poll() is not None
-    with pytest.raises(belay_hook.NoBoardError):
+    with pytest.raises(belay_hook.NoBoardError, match="'gone' was uninstalled.*import the"):
         gone.f()
 
 

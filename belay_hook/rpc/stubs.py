@@ -47,16 +47,20 @@ class Board(Protocol):
 # the import hook fills them.
 _boards: Dict[str, Board] = {}
 _exports: Dict[str, Mapping[str, Export]] = {}
+_detached: set = set()  # modules whose hook was uninstalled: their stubs say so
 
 
 def attach(module: str, board: Board, exports: Mapping[str, Export]) -> None:
     """Route the stubs of ``module`` to ``board``, whose bundle of it defines ``exports``."""
     _boards[module] = board
     _exports[module] = exports
+    _detached.discard(module)
 
 
 def detach(module: str) -> None:
-    _boards.pop(module, None)
+    """Cut ``module``'s stubs off their board (the hook was uninstalled)."""
+    if _boards.pop(module, None) is not None:
+        _detached.add(module)
     _exports.pop(module, None)
     forget_exceptions(module)
 
@@ -167,6 +171,12 @@ def _caller(
         except TypeError as exc:
             raise TypeError(f"{name}(): {exc}") from None
         board = _boards.get(module)
+        if board is None and module in _detached:
+            raise NoBoardError(
+                f"{name}() runs on the board, but the belay_hook install that imported "
+                f"module {module!r} was uninstalled and its board closed: install again "
+                "and import the module again"
+            )
         if board is None:
             raise NoBoardError(
                 f"{name}() runs on the board, but module {module!r} was not imported "
