@@ -40,6 +40,15 @@ _STUCK = 1.0  # silence without an answer that takes the board as still busy
 _CHUNK = 256  # plain raw REPL upload: bytes per write, then a pause
 _CHUNK_PAUSE = 0.01
 _OLD_FIRMWARE_GRACE = 0.3  # after a raw REPL banner, how long a raw-paste answer may lag
+# Ctrl-C, Ctrl-A, and for an agent left waiting for the rest of a frame (its host
+# died mid-write) a START byte: that frame was cut short, and the Ctrl-A after it stops
+# the agent. Enough bytes to complete the 16-byte read the agent may be in.
+_UNSTICK = b"\x03\xfe" + b"\x03\x01" * 8
+_DEAF = (
+    "an answer to Ctrl-C and Ctrl-A (code on the board ignores Ctrl-C: it catches "
+    "KeyboardInterrupt or called micropython.kbd_intr(-1), a main.py say, or it resets the "
+    "board over and over; stop it on the board, e.g. remove main.py, and connect again)"
+)
 _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
 log = logging.getLogger(__name__)
 
@@ -115,20 +124,26 @@ class Link(Transport):
         REPL holds a typed line (stray input took it there) is asked again."""
         text = bytearray()
         asked = False  # a Ctrl-A was sent: its banner needs no OK before it
+        ok_seen = False  # the OK came: text holds what followed it only
         while True:
             data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
             if data:
                 text += data
+                if not ok_seen and b"OK" in text:
+                    # Cut there, not 4 KB back: boot.py may print more than that after it.
+                    del text[: text.find(b"OK") + 2]
+                    ok_seen = True
                 del text[:-4096]
                 clean = strip_osc(bytes(text))
                 at = clean.rfind(RAW_BANNER)
-                fresh = asked or 0 <= clean.find(b"OK") < at
+                fresh = asked or ok_seen
                 if fresh and at >= 0 and clean[at + len(RAW_BANNER) :] in (b"\r\n>", b"\n>"):
                     return bytes(text)
             elif b">>> " in strip_osc(bytes(text)):
                 key = _to_raw_repl(strip_osc(bytes(text)))
                 # A typed line swallowed the Ctrl-D too: clear it, and reboot again.
                 asked = key == b"\x01"
+                ok_seen = False  # a Ctrl-D sent again: its own OK comes first
                 self._send(key if asked else key + b"\x04")
                 text.clear()
 
@@ -140,17 +155,22 @@ class Link(Transport):
         interrupt it again."""
         self._send(b"\x01")
         text = bytearray()
-        answered = resent = False
+        answered = resent = ever = False
         silent_since = time.monotonic()
         while True:
-            data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
+            try:
+                data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
+            except BoardTimeoutError as exc:
+                if ever:
+                    raise
+                raise BoardTimeoutError(self.port, _DEAF, due.timeout) from exc
             if not data:
                 if answered or time.monotonic() - silent_since >= _STUCK:
-                    self._send(_to_raw_repl(strip_osc(bytes(text))) if answered else b"\x03\x01")
+                    self._send(_to_raw_repl(strip_osc(bytes(text))) if answered else _UNSTICK)
                     answered, resent = False, True
                     silent_since = time.monotonic()
                 continue
-            answered = True
+            answered = ever = True
             silent_since = time.monotonic()
             text += data
             del text[:-4096]  # enough for the last banners
