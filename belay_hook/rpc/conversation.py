@@ -25,6 +25,11 @@ from belay_hook.rpc.objects import ObjectTable
 
 PING_AFTER = 0.5  # a reply this late: ask whether the board still works on it
 SETTLE = 2.0  # after an interrupt, how long the agent has to report back
+_UNSTOPPED = (
+    f"and the board did not answer Ctrl-C within {SETTLE:g}s (its code turned Ctrl-C off with "
+    "micropython.kbd_intr(-1), or the link is gone): the next call restarts the agent, "
+    "soft-resetting the board, so its state is lost"
+)
 _PAD = b" " * 16  # around a ping: completes any read the agent is stuck in
 
 Reply = Tuple[int, bytes, BaseException | None]  # kind, body, a host function's error
@@ -135,8 +140,9 @@ class Conversation:
                         print(f"belay_hook: {damage}", file=sys.stderr)
                     return kind, body, host_error
                 # else: a late reply, to a call given up on earlier, or a late pong
-        except (KeyboardInterrupt, BoardTimeoutError, FrameError):
-            self.settle(interrupt=True)
+        except (KeyboardInterrupt, BoardTimeoutError, FrameError) as exc:
+            if not self.settle(interrupt=True) and exc.args:
+                exc.args = (f"{exc.args[0]}; {_UNSTOPPED}", *exc.args[1:])
             raise
 
     def _ping(self) -> int:
@@ -144,9 +150,9 @@ class Conversation:
         self.channel.write(_PAD + framing.request(ops.OP_PING, rid) + _PAD)
         return rid
 
-    def settle(self, interrupt: bool) -> None:
+    def settle(self, interrupt: bool) -> bool:
         """Bring the agent back to its top level (Ctrl-C the call) and read up to there,
-        so no late reply is left; if it does not answer, it is gone."""
+        so no late reply is left; if it does not answer, it is gone (False)."""
         channel = self.channel
         try:
             if interrupt:
@@ -167,12 +173,13 @@ class Conversation:
                     self._answer(frid, KeyboardInterrupt("the call was given up"))
                 elif kind == ops.KIND_PONG and frid == ping:
                     if self.decode(body, "a ping") is None:
-                        return
+                        return True
                     ping = self._ping()  # still nested in host calls: unwinding
         except (BelayHookError, OSError, SerialException) as exc:
             self._lose(exc)
-            return
+            return False
         self._lose(BoardResetError(self.port, "the agent did not answer after Ctrl-C"))
+        return False
 
     def serve_host_call(self, rid: int, body: bytes) -> BaseException | None:
         """Board code called a host function: run it, send the answer, return its error."""

@@ -336,7 +336,7 @@ class Session:
                 self.link.port, f"the board (another thread's call holds it) for {what}", timeout
             )
         try:
-            talk = self._ready()
+            talk = self._ready(deadline)
             with talk.channel.hold(deadline, what):
                 kind, body, host_error = talk.exchange(frame, deadline, timeout, what)
         except BoardResetError as exc:
@@ -367,7 +367,7 @@ class Session:
                 exc.__context__ = host_error
         raise with_board_frames(exc, board_tb)
 
-    def _ready(self) -> Conversation:
+    def _ready(self, deadline: float | None = None) -> Conversation:
         """The channel to the running agent, reconnecting first if it was lost in a call.
 
         A reset seen between calls is raised here, once: the board's state is gone,
@@ -383,7 +383,7 @@ class Session:
                 detail = str(why)[len(self.link.port) + 2 :]
                 raise BoardResetError(self.link.port, f"between calls: {detail}")
         if self.channel is None:
-            self._reconnect()
+            self._reconnect(deadline)
         assert self._talk is not None
         return self._talk
 
@@ -400,28 +400,47 @@ class Session:
         self._stop_channel()
         self.lost = why
 
-    def _reconnect(self) -> None:
+    def _reconnect(self, deadline: float | None = None) -> None:
         """Open the port again, restart the agent, put every bundle back (setup runs again).
 
         Proxies from before the loss are stale now (StaleProxyError); calls work again.
+        All attempts together take at most the call's time left or the link's timeout,
+        whichever is longer: a board that never answers makes no call wait for long.
         """
         last: BaseException | None = self.lost
-        for attempt in range(max(self.reconnect_attempts, 1)):
-            if attempt:
-                time.sleep(self.reconnect_delay)
-            try:
-                self.link.close()
-                self.link.open()
-                self._start_agent()
-                bundles, self._bundles = self._bundles, {}
-                for module, bundle in bundles.items():
-                    self.load(module, bundle)
-                return
-            except (BelayHookError, OSError, SerialException) as exc:
+        link_timeout = self.link.timeout
+        end = time.monotonic() + link_timeout
+        if deadline is not None:
+            end = max(end, deadline)
+        bundles = dict(self._bundles)  # each goes back, in import order
+        attempts = 0
+        done = False
+        try:
+            while attempts < max(self.reconnect_attempts, 1):
+                if attempts:
+                    time.sleep(min(self.reconnect_delay, max(end - time.monotonic(), 0.0)))
+                    if time.monotonic() >= end:
+                        break
+                attempts += 1
+                self.link.timeout = round(min(link_timeout, max(end - time.monotonic(), 0.1)), 1)
+                try:
+                    self.link.close()
+                    self.link.open()
+                    self._start_agent()
+                    self._bundles = {}
+                    for module, bundle in bundles.items():
+                        self.load(module, bundle)
+                    done = True
+                    return
+                except (BelayHookError, OSError, SerialException) as exc:
+                    self._stop_channel()
+                    last = exc
+        finally:
+            self.link.timeout = link_timeout
+            if not done:  # not all back (a Ctrl-C too): the next call reconnects afresh
                 self._stop_channel()
-                last = exc
+                self._bundles = bundles
         raise LinkError(
             self.link.port,
-            f"board lost ({self.lost}) and {self.reconnect_attempts} attempts to reconnect "
-            f"failed; last: {last}",
+            f"board lost ({self.lost}) and {attempts} attempts to reconnect failed; last: {last}",
         )
