@@ -37,6 +37,11 @@ def nap(seconds):
     return seconds
 
 #@mcu
+def log(line):
+    print(line)
+    return STATE["n"]
+
+#@mcu
 def deaf(seconds):
     import micropython
     micropython.kbd_intr(-1)  # Ctrl-C is a byte like any other now
@@ -152,3 +157,13 @@ def test_ctrl_c_during_an_import_then_importing_again_works(board, modules) -> N
 
     assert accident_slow.ready() is True
     assert board.mod.bump() == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "line", ["watchdog: soft reboot in 5 s", "last soft reboot was at 12:00", "soft reboots: 3"]
+)
+def test_board_code_that_logs_a_soft_reboot_keeps_the_board(board, line: str) -> None:
+    assert board.mod.bump() == 1
+    assert board.mod.log(line) == 1  # no BoardResetError: the board did not reset
+    assert board.mod.bump() == 2  # nor was it reset by a reconnect

@@ -23,9 +23,12 @@ _BANNERS = (  # the friendly REPL's first line, and MicroPython's soft-reboot li
 
 # What a board prints when it starts afresh or its REPL takes over again; seen in the
 # agent's output stream, each means the agent is gone. Each fits in RESET_SPAN bytes.
+# "soft reboot" counts with MicroPython's prefix or as a line of its own (CircuitPython):
+# board code that logs "... soft reboot ..." has not reset the board.
 RESET_SIGNS = re.compile(
     rb"(MicroPython \S+ on \d{4}-\d\d-\d\d; |Adafruit CircuitPython \S+ on "
-    rb"|soft reboot|raw REPL; CTRL-B to exit|for more information\.\r?\n>>> "
+    rb"|(?:MPY|PYB): soft reboot|\nsoft reboot\r?\n"
+    rb"|raw REPL; CTRL-B to exit|for more information\.\r?\n>>> "
     rb"|\x04\x04>|\x04Traceback \(most recent call last\):)"
 )
 RESET_SPAN = 64
