@@ -167,3 +167,27 @@ def test_board_code_that_logs_a_soft_reboot_keeps_the_board(board, line: str) ->
     assert board.mod.bump() == 1
     assert board.mod.log(line) == 1  # no BoardResetError: the board did not reset
     assert board.mod.bump() == 2  # nor was it reset by a reconnect
+
+
+@pytest.mark.timeout(60)
+def test_a_reset_into_a_main_py_loop_during_a_call_is_named_and_recovered(
+    micropython, modules, tmp_path
+) -> None:
+    """Firmware prints its banner only after main.py: a reset into an endless main.py
+    shows nothing until the call's timeout interrupts main.py."""
+    (tmp_path / "main.py").write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
+    modules.write("accident", BOARD)
+    with (
+        Emulator(flash_dir=str(tmp_path)) as emu,
+        belay_hook.install(emu.port, timeout=5, reconnect_delay=0.1),
+    ):
+        import accident
+
+        assert accident.bump() == 1
+        threading.Timer(0.3, emu.hard_reset).start()
+        with pytest.raises(TimeoutError) as info, belay_hook.timeout(1.5):
+            accident.nap(30)
+        message = str(info.value)
+        assert message.startswith(f"{emu.port}: ") and "the board reset" in message
+        assert "state is lost" in message
+        assert accident.bump() == 1  # reconnected, setup ran again

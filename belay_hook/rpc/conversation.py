@@ -27,9 +27,9 @@ PING_AFTER = 0.5  # a reply this late: ask whether the board still works on it
 SETTLE = 2.0  # after an interrupt, how long the agent has to report back
 _UNSTOPPED = (
     f"and the board did not answer Ctrl-C within {SETTLE:g}s (its code turned Ctrl-C off with "
-    "micropython.kbd_intr(-1), or the link is gone): the next call restarts the agent, "
-    "soft-resetting the board, so its state is lost"
+    "micropython.kbd_intr(-1), or the link is gone)"
 )
+_AFTER = ": the next call restarts the agent (a soft reset: the board's state is lost)"
 _PAD = b" " * 16  # around a ping: completes any read the agent is stuck in
 
 Reply = Tuple[int, bytes, BaseException | None]  # kind, body, a host function's error
@@ -141,8 +141,9 @@ class Conversation:
                     return kind, body, host_error
                 # else: a late reply, to a call given up on earlier, or a late pong
         except (KeyboardInterrupt, BoardTimeoutError, FrameError) as exc:
-            if not self.settle(interrupt=True) and exc.args:
-                exc.args = (f"{exc.args[0]}; {_UNSTOPPED}", *exc.args[1:])
+            gone = self.settle(interrupt=True)
+            if gone is not None and exc.args:  # the user learns the board's state is gone
+                exc.args = (f"{exc.args[0]}; {gone}{_AFTER}", *exc.args[1:])
             raise
 
     def _ping(self) -> int:
@@ -150,9 +151,9 @@ class Conversation:
         self.channel.write(_PAD + framing.request(ops.OP_PING, rid) + _PAD)
         return rid
 
-    def settle(self, interrupt: bool) -> bool:
+    def settle(self, interrupt: bool) -> str | None:
         """Bring the agent back to its top level (Ctrl-C the call) and read up to there,
-        so no late reply is left; if it does not answer, it is gone (False)."""
+        so no late reply is left; if it does not answer, it is gone (returns why)."""
         channel = self.channel
         try:
             if interrupt:
@@ -173,13 +174,13 @@ class Conversation:
                     self._answer(frid, KeyboardInterrupt("the call was given up"))
                 elif kind == ops.KIND_PONG and frid == ping:
                     if self.decode(body, "a ping") is None:
-                        return True
+                        return None
                     ping = self._ping()  # still nested in host calls: unwinding
         except (BelayHookError, OSError, SerialException) as exc:
             self._lose(exc)
-            return False
+            return f"and then: {exc}"
         self._lose(BoardResetError(self.port, "the agent did not answer after Ctrl-C"))
-        return False
+        return _UNSTOPPED
 
     def serve_host_call(self, rid: int, body: bytes) -> BaseException | None:
         """Board code called a host function: run it, send the answer, return its error."""
