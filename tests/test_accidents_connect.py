@@ -36,6 +36,13 @@ def board_with(flash, **files: str) -> Emulator:
 
 
 @pytest.mark.timeout(60)
+def test_a_boot_py_that_raises_does_not_stop_the_next_program(flash) -> None:
+    boot = "import machine\nraise OSError('sensor missing')\n"
+    with board_with(flash, boot=boot) as emu, belay_hook.connect(emu.port, timeout=10) as board:
+        assert board("6 * 7") == 42
+
+
+@pytest.mark.timeout(60)
 def test_a_boot_py_printing_pages_does_not_stop_the_next_program(flash) -> None:
     """boot.py runs again at the connect's soft reboot and prints more than 4 KB between
     the reboot's OK and the raw REPL prompt."""
@@ -50,8 +57,9 @@ def test_a_boot_py_printing_pages_does_not_stop_the_next_program(flash) -> None:
     [
         "import time\nwhile True:\n    time.sleep(0.01)\n",
         "n = 0\nwhile True:\n    print('tick', n)\n    n += 1\n",
+        "import sys\nsys.exit()\n",
     ],
-    ids=["sleeping-loop", "printing-loop"],
+    ids=["sleeping-loop", "printing-loop", "exits-at-once"],
 )
 def test_a_main_py_loop_is_stopped_on_connect(flash, main: str) -> None:
     with board_with(flash, main=main) as emu, belay_hook.connect(emu.port, timeout=10) as board:
@@ -65,8 +73,9 @@ def test_a_main_py_loop_is_stopped_on_connect(flash, main: str) -> None:
         "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
         "    except KeyboardInterrupt:\n        pass\n",
         "import micropython\nmicropython.kbd_intr(-1)\nwhile True:\n    pass\n",
+        "import machine\nmachine.reset()\n",
     ],
-    ids=["catches-ctrl-c", "kbd-intr-off"],
+    ids=["catches-ctrl-c", "kbd-intr-off", "resets-at-once"],
 )
 def test_a_main_py_deaf_to_ctrl_c_is_a_clear_error(flash, main: str) -> None:
     with board_with(flash, main=main) as emu, Link(emu.port, timeout=2.0) as link:
