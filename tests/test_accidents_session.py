@@ -37,6 +37,10 @@ def nap(seconds):
     return seconds
 
 #@mcu
+def ask(fn, x):
+    return fn(x) + 1
+
+#@mcu
 def log(line):
     print(line)
     return STATE["n"]
@@ -191,3 +195,25 @@ def test_a_reset_into_a_main_py_loop_during_a_call_is_named_and_recovered(
         assert message.startswith(f"{emu.port}: ") and "the board reset" in message
         assert "state is lost" in message
         assert accident.bump() == 1  # reconnected, setup ran again
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("after", [2, 4, 6])
+def test_a_damaged_answer_to_a_host_call_is_a_frame_error_not_a_hang(board, after) -> None:
+    """Board code calls a host function; the host's answer is damaged on its way."""
+    ran = []
+
+    def double(x: int) -> int:
+        ran.append(x)
+        return 2 * x
+
+    assert board.mod.ask(double, 1) == 3
+    faults = board.emu.faults
+    faults.replace(b"\xfe", when=b"\xfe", to_board=True)  # passes the request by
+    faults.flip(when=b"\xfe", after=after, to_board=True)  # a byte of the answer
+    with pytest.raises(belay_hook.FrameError, match="lost on the line"), belay_hook.timeout(10):
+        board.mod.ask(double, 20)
+    assert faults.pending() == 0
+    assert ran == [1, 20]  # the host function ran once: never again behind the user's back
+    assert board.mod.ask(double, 5) == 11
+    assert board.mod.bump() == 1  # the agent and its state lived through it

@@ -99,7 +99,8 @@ class Conversation:
         damage: FrameError | None = None
         lost_call: FrameError | None = None
         ping: int | None = None
-        served: set = set()
+        served: set = set()  # host calls answered
+        before_ping: set = set()  # ... of which the answers went out before the ping
         quiet_until = time.monotonic() + PING_AFTER
         try:
             while True:
@@ -114,10 +115,11 @@ class Conversation:
                     if deadline is not None and time.monotonic() >= deadline:
                         raise BoardTimeoutError(self.port, what, timeout or 0)
                     if ping is None:
-                        ping = self._ping()
+                        ping, before_ping = self._ping(), set(served)
                     continue
                 kind, frid, body = frame
                 if kind == ops.KIND_HOST_CALL:
+                    before_ping.discard(frid)  # a new host call with an id used before
                     served.add(frid)
                     host_error = self.serve_host_call(frid, body) or host_error
                 elif kind == ops.KIND_EVENT:
@@ -132,8 +134,20 @@ class Conversation:
                         lost_call = damage or FrameError(self.port, "a host call was lost")
                         self._answer(waiting, lost_call)
                         served.add(waiting)
+                    elif waiting in before_ping:  # the board read its answer, had it come
+                        lost_call = damage or FrameError(
+                            self.port, "the answer to a host call was lost on the line"
+                        )
+                        self._answer(waiting, lost_call)
                     ping, quiet_until = None, time.monotonic() + PING_AFTER
                 elif kind in (ops.KIND_RESULT, ops.KIND_ERROR) and frid == rid:
+                    if served and self._refused(kind, body):
+                        # The call ran (it called the host): this is the board refusing a
+                        # damaged answer to a host call that shares the call's id.
+                        damage = FrameError(
+                            self.port, "the answer to a host call was lost on the line"
+                        )
+                        continue
                     if lost_call is not None:  # the call failed for want of its host call
                         raise lost_call
                     if damage is not None:  # it hit something else: say so, lose nothing
@@ -145,6 +159,12 @@ class Conversation:
             if gone is not None and exc.args:  # the user learns the board's state is gone
                 exc.args = (f"{exc.args[0]}; {gone}{_AFTER}", *exc.args[1:])
             raise
+
+    def _refused(self, kind: int, body: bytes) -> bool:
+        """Whether a reply is the agent's "damaged request" error."""
+        if kind != ops.KIND_ERROR:
+            return False
+        return str(self.decode(body, "an error")[0]).split()[0] == "FrameError"
 
     def _ping(self) -> int:
         self.rid = rid = (self.rid + 1) % ops.IDS
