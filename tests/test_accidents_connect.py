@@ -167,3 +167,40 @@ def test_a_port_held_by_another_program_is_a_clear_error(micropython) -> None:
             holder.communicate("")
         with belay_hook.connect(emu.port, timeout=10) as board:  # let go: it works
             assert board("1 + 1") == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("moment", ["loader upload", "agent started"])
+def test_reset_pressed_while_the_program_connects(micropython, monkeypatch, moment) -> None:
+    """The user presses RESET just as the program starts: it connects all the same."""
+    from belay_hook.rpc import agent
+
+    with Emulator() as emu:
+        belay_hook.connect(emu.port).close()  # the agent is on the board's flash
+        pressed = []
+
+        def press() -> None:
+            if not pressed:
+                pressed.append(True)
+                emu.hard_reset()
+
+        if moment == "loader upload":
+            paste = Link._paste
+
+            def paste_then_reset(self: Link, code: bytes, due) -> None:
+                press()  # the loader's lines reach a fresh REPL, not the raw-paste reader
+                paste(self, code, due)
+
+            monkeypatch.setattr(Link, "_paste", paste_then_reset)
+        else:
+            start = agent.start
+
+            def start_then_reset(link: Link, **options) -> str:
+                how = start(link, **options)
+                press()  # the agent is up and greets the host; then the board resets
+                return how
+
+            monkeypatch.setattr(agent, "start", start_then_reset)
+        with belay_hook.connect(emu.port, timeout=10) as board:
+            assert pressed and board("6 * 7") == 42
+            assert board("6 * 8") == 48

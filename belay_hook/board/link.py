@@ -30,7 +30,13 @@ import logging
 import time
 from typing import Callable, Union
 
-from belay_hook.board.repl_text import OscFilter, board_error, flavour_in, strip_osc
+from belay_hook.board.repl_text import (
+    OscFilter,
+    board_error,
+    flavour_in,
+    reset_sign,
+    strip_osc,
+)
 from belay_hook.board.transport import Transport, _Due
 from belay_hook.errors import BoardResetError, BoardTimeoutError, LinkError
 
@@ -361,7 +367,7 @@ class Link(Transport):
                     stopped = True
                     break
                 if flag != b"\x01":
-                    raise LinkError(self.port, f"unexpected {flag!r} during raw-paste upload")
+                    raise self._not_pasting(flag, due)
                 allowed += window
             if not stopped:
                 chunk = code[sent : sent + allowed]
@@ -369,9 +375,22 @@ class Link(Transport):
                 sent += len(chunk)
                 allowed -= len(chunk)
         self._send(b"\x04")  # end of data, or acknowledging the board's stop
-        if not stopped:
+        while not stopped:
             # The board's 0x04 answer, after any window grants still on their way.
-            self._read_until(b"\x04", due, "the end of the raw-paste upload")
+            flag = self._receive(1, due, "the end of the raw-paste upload")
+            if flag not in (b"\x01", b"\x04"):
+                raise self._not_pasting(flag, due)
+            stopped = flag == b"\x04"
+
+    def _not_pasting(self, first: bytes, due: _Due) -> LinkError:
+        """The board sent text during a raw-paste upload: it left raw-paste mode (it
+        reset: the code went to a fresh REPL as typed lines). What it says, as an error."""
+        seen = first + self._drain(_SETTLE, due)
+        if reset_sign(seen) is not None:
+            return BoardResetError(
+                self.port, f"the board reset during an upload (reset button? power?): {seen!r}"
+            )
+        return LinkError(self.port, f"unexpected {seen[-120:]!r} during raw-paste upload")
 
 
 def _call(on_output: Callable[[bytes], None], data: bytes) -> None:

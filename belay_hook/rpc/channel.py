@@ -53,6 +53,7 @@ class Channel:
         self.lock = threading.RLock()
         self.lost: BaseException | None = None  # set by the idle reader; the next call raises it
         self.greeted = False  # the agent's first frame came: the stream is the agent's
+        self._starting = True  # until then, a reset sign still raises (none is printed)
         self._ending = False  # the request in flight stops the agent (see end_after_reply)
         self._source = _Source(serial)
         self._buf = bytearray()
@@ -180,6 +181,7 @@ class Channel:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("< %s %s", ops.KIND_NAMES.get(kind, "?"), _short_hex(inner[1:]))
             self.greeted = self.greeted or kind == ops.KIND_HELLO
+            self._starting = self._starting and not self.greeted
             if self._ending and kind in (ops.KIND_RESULT, ops.KIND_ERROR):
                 self.greeted = self._ending = False  # what follows is the raw REPL's
             return kind, rid, inner[1:]
@@ -220,12 +222,12 @@ class Channel:
 
     def _emit(self, data: bytes) -> None:
         """Pass printed bytes on; a reset sign among them raises BoardResetError."""
-        if not data or not self.greeted:  # the raw REPL's, not the agent's
+        if not data or not (self.greeted or self._starting):  # the raw REPL's, after a bye
             return
         window = self._tail + data
         self._tail = window[-RESET_SPAN:]
         sign = reset_sign(window)
-        text = self._text.decode(data)
+        text = self._text.decode(data) if self.greeted else ""
         if text:
             self.on_text(text)
         if sign is not None:

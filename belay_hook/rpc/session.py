@@ -106,8 +106,13 @@ class Session:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> Session:
-        """Put the agent on the board and learn what .mpy format it loads."""
-        self._start_agent()
+        """Put the agent on the board and learn what .mpy format it loads. A board reset
+        meanwhile (its reset button, pressed as the program starts) is started again."""
+        try:
+            self._start_agent()
+        except BoardResetError:
+            self._stop_channel()
+            self._start_agent()
         return self
 
     def _start_agent(self) -> None:
