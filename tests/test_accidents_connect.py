@@ -204,3 +204,20 @@ def test_reset_pressed_while_the_program_connects(micropython, monkeypatch, mome
         with belay_hook.connect(emu.port, timeout=10) as board:
             assert pressed and board("6 * 7") == 42
             assert board("6 * 8") == 48
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "when, after",
+    [(b">OK", 2), (b"MPY: soft reboot\r\nraw R", 22), (b"\x06\xfe", 4)],
+    ids=["reboot-ok", "raw-repl-banner", "agent-greeting"],
+)
+def test_a_byte_garbled_while_connecting_costs_a_retry_not_the_connect(
+    micropython, when: bytes, after: int
+) -> None:
+    with Emulator() as emu:
+        belay_hook.connect(emu.port).close()  # the agent is on the board's flash
+        emu.faults.flip(when=when, after=after)
+        with belay_hook.connect(emu.port, timeout=10) as board:
+            assert emu.faults.pending() == 0
+            assert board("6 * 7") == 42

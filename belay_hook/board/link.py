@@ -131,9 +131,11 @@ class Link(Transport):
         text = bytearray()
         asked = False  # a Ctrl-A was sent: its banner needs no OK before it
         ok_seen = False  # the OK came: text holds what followed it only
+        heard = time.monotonic()
         while True:
             data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
             if data:
+                heard = time.monotonic()
                 text += data
                 if not ok_seen and b"OK" in text:
                     # Cut there, not 4 KB back: boot.py may print more than that after it.
@@ -152,6 +154,13 @@ class Link(Transport):
                 ok_seen = False  # a Ctrl-D sent again: its own OK comes first
                 self._send(key if asked else key + b"\x04")
                 text.clear()
+            elif text.endswith(b"\n>") and time.monotonic() - heard >= _STUCK:
+                # At a raw prompt, but its OK or banner came garbled (a noisy line):
+                # reboot again, to a fresh OK and banner.
+                asked = ok_seen = False
+                self._send(b"\x01\x04")
+                text.clear()
+                heard = time.monotonic()
 
     def _reach_raw_prompt(self, due: _Due) -> bytes:
         """Send Ctrl-A until the raw REPL prompt comes. A CircuitPython board waiting

@@ -107,10 +107,11 @@ class Session:
 
     def start(self) -> Session:
         """Put the agent on the board and learn what .mpy format it loads. A board reset
-        meanwhile (its reset button, pressed as the program starts) is started again."""
+        meanwhile (its reset button, pressed as the program starts) or a garbled frame
+        starts it once more."""
         try:
             self._start_agent()
-        except BoardResetError:
+        except (BoardResetError, FrameError):  # a reset, or a byte garbled on the line
             self._stop_channel()
             self._start_agent()
         return self
