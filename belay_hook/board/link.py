@@ -31,6 +31,7 @@ import time
 from typing import Callable, Union
 
 from belay_hook.board.repl_text import (
+    RESET_SPAN,
     OscFilter,
     board_error,
     flavour_in,
@@ -384,12 +385,15 @@ class Link(Transport):
                 sent += len(chunk)
                 allowed -= len(chunk)
         self._send(b"\x04")  # end of data, or acknowledging the board's stop
+        other = b""  # neither a grant nor the end: a byte garbled, or a fresh REPL's text
         while not stopped:
             # The board's 0x04 answer, after any window grants still on their way.
             flag = self._receive(1, due, "the end of the raw-paste upload")
-            if flag not in (b"\x01", b"\x04"):
-                raise self._not_pasting(flag, due)
             stopped = flag == b"\x04"
+            if flag not in (b"\x01", b"\x04"):
+                other = other[-RESET_SPAN:] + flag
+                if reset_sign(other) is not None:
+                    raise self._not_pasting(other, due)
 
     def _not_pasting(self, first: bytes, due: _Due) -> LinkError:
         """The board sent text during a raw-paste upload: it left raw-paste mode (it

@@ -73,8 +73,12 @@ class Conversation:
         with self.channel.hold(deadline, "the agent to start"):
             while True:
                 frame = self.channel.read_frame(deadline)
-                if frame is None:
-                    raise BoardTimeoutError(self.port, "the agent to start", timeout)
+                if frame is None:  # it follows the agent's "started" byte at once
+                    raise FrameError(
+                        self.port,
+                        f"the agent started, but no greeting came within {timeout:g}s "
+                        "(garbled on the line?)",
+                    )
                 if frame[0] == ops.KIND_HELLO:
                     return self.decode(frame[2], "the agent's greeting")
 

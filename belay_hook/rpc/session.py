@@ -124,7 +124,7 @@ class Session:
         self._talk = Conversation(self.channel, self.objects, self._lose)
         self.channel.on_idle_frame = self._talk.idle_frame
         self.lost = None
-        self.objects.restart(self._talk.greeting(10.0))
+        self.objects.restart(self._talk.greeting(2.0))
         self.info = tuple(self._request(ops.OP_INFO, None, timeout=10.0))
         name, _version, mpy, _platform, self._dir, _ = self.info
         if self.started_from in ("flash", "uploaded"):
