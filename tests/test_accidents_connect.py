@@ -209,8 +209,8 @@ def test_reset_pressed_while_the_program_connects(micropython, monkeypatch, mome
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "when, after",
-    [(b">OK", 2), (b"MPY: soft reboot\r\nraw R", 22), (b"\x06\xfe", 4)],
-    ids=["reboot-ok", "raw-repl-banner", "agent-greeting"],
+    [(b">OK", 2), (b"MPY: soft reboot\r\nraw R", 22), (b"\x06\xfe", 4), (b"\x06\xfe", 1)],
+    ids=["reboot-ok", "raw-repl-banner", "greeting-body", "greeting-start"],
 )
 def test_a_byte_garbled_while_connecting_costs_a_retry_not_the_connect(
     micropython, when: bytes, after: int
