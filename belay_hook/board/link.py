@@ -168,11 +168,12 @@ class Link(Transport):
         for any key after code.py swallows the Ctrl-A and starts its friendly REPL: an
         answer without the raw REPL banner, then silence, means: send another. Long
         silence means code still runs (it caught the Ctrl-C, or got it too early):
-        interrupt it again."""
+        interrupt it again; so does talk without a banner for as long (a main.py that
+        prints on, or one that soft-reboots the board at once, over and over)."""
         self._send(b"\x01")
         text = bytearray()
         answered = resent = ever = False
-        silent_since = time.monotonic()
+        silent_since = asked_at = time.monotonic()
         while True:
             try:
                 data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
@@ -184,7 +185,7 @@ class Link(Transport):
                 if answered or time.monotonic() - silent_since >= _STUCK:
                     self._send(_to_raw_repl(strip_osc(bytes(text))) if answered else _UNSTICK)
                     answered, resent = False, True
-                    silent_since = time.monotonic()
+                    silent_since = asked_at = time.monotonic()
                 continue
             answered = ever = True
             silent_since = time.monotonic()
@@ -197,6 +198,9 @@ class Link(Transport):
                 break
             # More after a banner (the board reset or printed on): as an answer
             # without one, silence then brings another Ctrl-A.
+            if time.monotonic() - asked_at >= _STUCK:
+                self._send(b"\x03\x01")
+                resent, asked_at = True, time.monotonic()
         if resent:  # the first Ctrl-A may yet bring a banner: read past what it could send
             self._send(b"pass\x04")
             text += self._read_until(b"OK\x04\x04>", due, "the raw REPL prompt")
