@@ -168,12 +168,12 @@ class Link(Transport):
         for any key after code.py swallows the Ctrl-A and starts its friendly REPL: an
         answer without the raw REPL banner, then silence, means: send another. Long
         silence means code still runs (it caught the Ctrl-C, or got it too early):
-        interrupt it again; so does talk without a banner for as long (a main.py that
-        prints on, or one that soft-reboots the board at once, over and over)."""
+        interrupt it again (the second time with a START byte: see _UNSTICK)."""
         self._send(b"\x01")
         text = bytearray()
         answered = resent = ever = False
-        silent_since = asked_at = time.monotonic()
+        unanswered = 0  # the times long silence brought an interrupt
+        silent_since = time.monotonic()
         while True:
             try:
                 data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
@@ -183,9 +183,13 @@ class Link(Transport):
                 raise BoardTimeoutError(self.port, _DEAF, due.timeout) from exc
             if not data:
                 if answered or time.monotonic() - silent_since >= _STUCK:
-                    self._send(_to_raw_repl(strip_osc(bytes(text))) if answered else _UNSTICK)
+                    if answered:
+                        self._send(_to_raw_repl(strip_osc(bytes(text))))
+                    else:  # a board slow to boot hears only the usual keys at first
+                        self._send(_UNSTICK if unanswered else b"\x03\x01")
+                        unanswered += 1
                     answered, resent = False, True
-                    silent_since = asked_at = time.monotonic()
+                    silent_since = time.monotonic()
                 continue
             answered = ever = True
             silent_since = time.monotonic()
@@ -198,9 +202,6 @@ class Link(Transport):
                 break
             # More after a banner (the board reset or printed on): as an answer
             # without one, silence then brings another Ctrl-A.
-            if time.monotonic() - asked_at >= _STUCK:
-                self._send(b"\x03\x01")
-                resent, asked_at = True, time.monotonic()
         if resent:  # the first Ctrl-A may yet bring a banner: read past what it could send
             self._send(b"pass\x04")
             text += self._read_until(b"OK\x04\x04>", due, "the raw REPL prompt")
