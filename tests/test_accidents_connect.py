@@ -12,6 +12,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 from typing import Iterator
 
 import pytest
@@ -235,3 +236,19 @@ def test_a_byte_garbled_while_connecting_costs_a_retry_not_the_connect(
         with belay_hook.connect(emu.port, timeout=10) as board:
             assert emu.faults.pending() == 0
             assert board("6 * 7") == 42
+
+
+@pytest.mark.timeout(60)
+def test_a_reset_before_anything_was_loaded_costs_nothing(micropython) -> None:
+    """RESET pressed after connect, before the first import: no board state was lost,
+    so the first import or call just works (a reset between calls raises, see
+    test_recovery, because state was lost there)."""
+    with Emulator() as emu, belay_hook.connect(emu.port, timeout=10) as board:
+        emu.hard_reset()
+        time.sleep(0.3)  # its banner has come by now
+        assert board("6 * 7") == 42
+        emu.hard_reset()
+        time.sleep(0.3)
+        with pytest.raises(belay_hook.BoardResetError, match="between calls"):
+            board("6 * 8")  # the Belay-style helper was loaded: that state is gone
+        assert board("6 * 8") == 48

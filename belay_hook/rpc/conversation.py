@@ -59,7 +59,7 @@ class Conversation:
         rid = (self.rid + 1) % ops.IDS
         data = frame(rid)
         self.rid = rid
-        self._catch_up()
+        self.catch_up()
         dropped = self.objects.take_dropped()
         if dropped:  # freeing needs no reply: it goes along with this request
             data = framing.request(ops.OP_FREE, 0, dropped) + data
@@ -82,7 +82,7 @@ class Conversation:
                 if frame[0] == ops.KIND_HELLO:
                     return self.decode(frame[2], "the agent's greeting")
 
-    def _catch_up(self) -> None:
+    def catch_up(self) -> None:
         """Take in what came since the last call (the idle reader may not have yet): a
         reset then stops the request before it is typed into a fresh REPL."""
         try:

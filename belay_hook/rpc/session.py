@@ -377,15 +377,22 @@ class Session:
         """The channel to the running agent, reconnecting first if it was lost in a call.
 
         A reset seen between calls is raised here, once: the board's state is gone,
-        and the caller should know before anything runs on a fresh board.
+        and the caller should know before anything runs on a fresh board. Before any
+        module was loaded there was no state to lose (a reset as the program connects):
+        the agent just starts again.
         """
         if self._closed:
             raise BelayHookError(f"{self.link.port}: the session with the board is closed")
+        if self._talk is not None and not self._bundles:
+            try:
+                self._talk.catch_up()
+            except BoardResetError as exc:
+                self._lose(exc)
         channel = self.channel
         if channel is not None and channel.lost is not None:
             why = channel.lost
             self._lose(why)
-            if isinstance(why, BoardResetError):
+            if isinstance(why, BoardResetError) and self._bundles:
                 detail = str(why)[len(self.link.port) + 2 :]
                 raise BoardResetError(self.link.port, f"between calls: {detail}")
         if self.channel is None:
