@@ -16,6 +16,7 @@ import time
 from typing import Iterator
 
 import pytest
+import serial
 
 import belay_hook
 from belay_hook.board.link import Link
@@ -252,3 +253,25 @@ def test_a_reset_before_anything_was_loaded_costs_nothing(micropython) -> None:
         with pytest.raises(belay_hook.BoardResetError, match="between calls"):
             board("6 * 8")  # the Belay-style helper was loaded: that state is gone
         assert board("6 * 8") == 48
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        (b"\x05", b"=== "),
+        (b"\x05x = (\r\n", b"x = (\r\n=== "),
+        (b"x = (", b"x = ("),
+        (b"for i in range(3):\r\n", b"...     "),
+    ],
+    ids=["paste-mode", "paste-mode-with-a-line", "half-a-line", "a-block-open"],
+)
+def test_a_board_left_mid_input_at_its_friendly_repl_is_taken_over(
+    micropython, typed: bytes, shown: bytes
+) -> None:
+    with Emulator() as emu:
+        with serial.Serial(emu.port, timeout=10) as port:  # someone typed at its REPL, left
+            port.write(typed)
+            assert port.read_until(shown).endswith(shown)
+        with belay_hook.connect(emu.port, timeout=10) as board:
+            assert board("x = 6 * 7") is None and board("x") == 42
