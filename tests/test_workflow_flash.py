@@ -8,6 +8,7 @@ OSError(ENOSPC) when it runs out.
 from __future__ import annotations
 
 import ast
+import errno
 from pathlib import Path
 from typing import Iterator
 
@@ -15,6 +16,8 @@ import pytest
 
 from belay_hook.board.link import Link
 from belay_hook.emulator import Emulator
+from belay_hook.rpc import upload
+from belay_hook.rpc.connection import connect
 from belay_hook.sync import SyncError, sync
 
 SMALL_FLASH = """\
@@ -74,3 +77,27 @@ def test_full_flash_is_a_clear_error_and_leaves_no_part_file(small: Link, tmp_pa
     (src / "table.py").write_text("TABLE = 'short'\n")  # the space is there again
     assert sync(small, src, "/small", progress=False).uploaded == ["/small/table.py"]
     assert board(small, "open('/small/table.py').read()") == "TABLE = 'short'\n"
+
+
+def test_a_raw_repl_upload_the_flash_cannot_hold_leaves_nothing(small: Link) -> None:
+    # How the agent itself goes up: a full flash is the board's OSError, and the part
+    # written so far is removed, or it would keep the flash full.
+    with pytest.raises(OSError) as info:
+        upload.write_via_repl(small, "/small", "big.bin", bytes(range(256)) * 80)
+    assert info.value.errno == errno.ENOSPC
+    assert board(small, "os.listdir('/small')") == []
+
+
+def test_a_bundle_upload_the_flash_cannot_hold_leaves_nothing(
+    micropython: str, tmp_path: Path
+) -> None:
+    # How bundles go up, through the running agent.
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "boot.py").write_text(SMALL_FLASH)
+    with Emulator(flash_dir=flash) as emu, connect(emu.port, timeout=10) as session:
+        with pytest.raises(OSError) as info:
+            upload.store(session._request, "/small", "big.mpy", b"x" * 20000, progress=False)
+        assert info.value.errno == errno.ENOSPC
+        assert session("__import__('os').listdir('/small')") == []
+        assert session("1 + 1") == 2

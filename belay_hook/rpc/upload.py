@@ -57,14 +57,20 @@ def _w(d,t,c,old):
  try:os.mkdir(d)
  except OSError:pass
  q=d+'/.t'+t.replace('*','');f=open(q,'wb');o('\\x06')
- while 1:
-  k=int(g(4),16)
-  if not k:break
-  b=g(k)
-  if {escape} in b:
-   for y in {plain}:b=b.replace(bytes(({escape},y^32)),bytes((y,)))
-  f.write(b);o('\\x01')
- f.close();e=_g(q)
+ try:
+  while 1:
+   k=int(g(4),16)
+   if not k:break
+   b=g(k)
+   if {escape} in b:
+    for y in {plain}:b=b.replace(bytes(({escape},y^32)),bytes((y,)))
+   f.write(b);o('\\x01')
+  f.close()
+ except BaseException:
+  try:f.close()
+  except OSError:pass
+  os.remove(q);raise
+ e=_g(q)
  if e not in c:os.remove(q);print('!'+e);return
  t=t.replace('*',e);p=d+'/'+t
  for n in os.listdir(d):
@@ -115,7 +121,7 @@ def store(
     """Put ``code`` at ``folder/name`` through the running agent, verified.
 
     ``request(op, value)`` sends one agent request; an OSError from the board
-    (read-only, full) propagates.
+    (read-only, full) propagates, and what was written of the file is removed.
     """
     path = f"{folder}/{name}"
     sha, cheap = digests(code)
@@ -125,6 +131,10 @@ def store(
         for start in range(0, max(len(code), 1), UPLOAD_CHUNK):
             request(ops.OP_PUT, (temporary, code[start : start + UPLOAD_CHUNK], start > 0))
             bar.update(start + UPLOAD_CHUNK)
+    except OSError as exc:
+        if not isinstance(exc, BelayHookError):  # the board refused (full): not the link
+            request(ops.OP_COMMIT, (temporary, path, "", ""))  # a mismatch: it is removed
+        raise
     finally:
         bar.end()
     if not request(ops.OP_COMMIT, (temporary, path, sha, cheap)):
