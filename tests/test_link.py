@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+import tty
 
 import pytest
 
@@ -176,3 +179,29 @@ def test_a_late_banner_before_the_raw_paste_answer_is_skipped(link: Link, emulat
     assert link.exec("print(6 * 7)") == b"42\n"
     assert link.raw_paste
     assert link.exec("print(7 * 6)") == b"42\n"
+
+
+@pytest.mark.parametrize("answer", [b"echo", b"AT OK\r\n", b""])
+def test_a_device_that_is_no_micropython_board_is_named_as_such(answer: bytes) -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def device() -> None:  # echoes what it gets, or says the same thing to anything, or nothing
+        while True:
+            try:
+                data = os.read(master, 1024)
+            except OSError:
+                return
+            if answer:
+                os.write(master, data if answer == b"echo" else answer)
+
+    threading.Thread(target=device, daemon=True).start()
+    try:
+        with (
+            Link(os.ttyname(slave), timeout=1.0) as link,
+            pytest.raises(BoardTimeoutError, match="not a MicroPython board|is it a Micro"),
+        ):
+            link.enter_raw_repl()
+    finally:
+        os.close(master)
+        os.close(slave)

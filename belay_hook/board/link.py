@@ -54,7 +54,15 @@ _UNSTICK = b"\x03\xfe" + b"\x03\x01" * 8
 _DEAF = (
     "an answer to Ctrl-C and Ctrl-A (code on the board ignores Ctrl-C: it catches "
     "KeyboardInterrupt or called micropython.kbd_intr(-1), a main.py say, or it resets the "
-    "board over and over; stop it on the board, e.g. remove main.py, and connect again)"
+    "board over and over; stop it on the board, e.g. remove main.py, and connect again; or "
+    "the port is not a MicroPython board's)"
+)
+# Text only a (Micro|Circuit)Python REPL sends: a device that answers without any is
+# something else (a modem, another firmware) or speaks at another baud rate.
+_REPL_SIGNS = (b">>> ", RAW_BANNER, b"Python", b"Traceback", b"paste mode", b"\n>")
+_NO_REPL = (
+    "a MicroPython REPL (the device answers, but never with a '>>>' prompt or a raw REPL "
+    "banner: is it a MicroPython board, and at its baud rate?)"
 )
 _FORBIDDEN = {0x01: "Ctrl-A", 0x02: "Ctrl-B", 0x03: "Ctrl-C", 0x04: "Ctrl-D"}
 log = logging.getLogger(__name__)
@@ -171,16 +179,20 @@ class Link(Transport):
         interrupt it again (the second time with a START byte: see _UNSTICK)."""
         self._send(b"\x01")
         text = bytearray()
-        answered = resent = ever = False
+        answered = resent = ever = repl = False  # repl: some REPL text came
         unanswered = 0  # the times long silence brought an interrupt
         silent_since = time.monotonic()
         while True:
             try:
                 data = self._receive_within(_SETTLE, due, "the raw REPL prompt")
             except BoardTimeoutError as exc:
-                if ever:
-                    raise
-                raise BoardTimeoutError(self.port, _DEAF, due.timeout) from exc
+                if not ever:
+                    raise BoardTimeoutError(self.port, _DEAF, due.timeout) from exc
+                if not repl:
+                    raise BoardTimeoutError(
+                        self.port, _NO_REPL, due.timeout, exc.last_received
+                    ) from exc
+                raise
             if not data:
                 if answered or time.monotonic() - silent_since >= _STUCK:
                     if answered:
@@ -196,6 +208,7 @@ class Link(Transport):
             text += data
             del text[:-4096]  # enough for the last banners
             clean = strip_osc(bytes(text))
+            repl = repl or any(sign in clean for sign in _REPL_SIGNS)
             at = clean.rfind(RAW_BANNER)
             line_end = clean[at + len(RAW_BANNER) :] if at >= 0 else b""
             if line_end in (b"\r\n>", b"\n>"):
