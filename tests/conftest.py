@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Iterator
+import textwrap
+import types
+from typing import Any, Callable, Iterator, Tuple
 
 import pytest
 
@@ -87,3 +90,34 @@ def hook(micropython: str):
 
     with install("emulator") as installed:
         yield installed
+
+
+def outcome(program: Callable[[Any], Any], module: Any) -> Tuple[str, Any]:
+    """What a program gives: its value, or its exception's type name and args."""
+    try:
+        return "value", program(module)
+    except Exception as exc:  # noqa: BLE001 - the oracle must raise the same
+        return type(exc).__name__, exc.args
+
+
+@pytest.fixture
+def as_local(hook, modules) -> Callable[[str, str], Callable[[Callable[[Any], Any]], Any]]:
+    """``as_local(name, source)`` imports ``source`` through the hook as module ``name``
+    and returns ``check(program)``: program's result on that module, checked against the
+    same program on the same source run unmarked in this CPython (the oracle)."""
+
+    def make(name: str, source: str) -> Callable[[Callable[[Any], Any]], Any]:
+        modules.write(name, source)
+        board = importlib.import_module(name)
+        local = types.ModuleType(f"{name}_local")
+        code = compile(textwrap.dedent(source), f"{name}_local.py", "exec")
+        exec(code, local.__dict__)  # noqa: S102
+
+        def check(program: Callable[[Any], Any]) -> Any:
+            expected = outcome(program, local)
+            assert outcome(program, board) == expected
+            return expected[1]
+
+        return check
+
+    return make

@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib
 import textwrap
 import types
-from typing import Any, Callable, Tuple
+from typing import Any, Callable
 
 import pytest
+from conftest import outcome
 
 PROGRAM = """
 #@mcu
@@ -66,29 +67,11 @@ def guarded():
 """
 
 
-def _run(program: Callable[[Any], Any], module: Any) -> Tuple[str, Any]:
-    """What a program gives: its value, or its exception's type name and args."""
-    try:
-        return "value", program(module)
-    except Exception as exc:  # noqa: BLE001 - the oracle must raise the same
-        return type(exc).__name__, exc.args
-
-
 @pytest.fixture
-def both(hook, modules) -> Callable[[Callable[[Any], Any]], Any]:
+def both(as_local) -> Callable[[Callable[[Any], Any]], Any]:
     """``both(program)``: program's result through the hook, checked against the same
     program on the same source run locally."""
-    modules.write("faulty", PROGRAM)
-    board = importlib.import_module("faulty")
-    local = types.ModuleType("faulty_local")
-    exec(compile(textwrap.dedent(PROGRAM), "faulty_local.py", "exec"), local.__dict__)  # noqa: S102
-
-    def check(program: Callable[[Any], Any]) -> Any:
-        expected = _run(program, local)
-        assert _run(program, board) == expected
-        return expected[1]
-
-    return check
+    return as_local("faulty", PROGRAM)
 
 
 def test_board_code_catches_a_marked_exception_a_host_callback_raises(both) -> None:
@@ -118,7 +101,7 @@ def test_exception_args_keep_their_types(both) -> None:
             m.lose(2)
         except LookupError as exc:
             lost = isinstance(exc.args[0], m.Part), exc.args[0].size()
-        return lost, _run(lambda m: m.reject([1, (2, 3)]), m)
+        return lost, outcome(lambda m: m.reject([1, (2, 3)]), m)
 
     assert both(program) == ((True, 2), ("ValueError", ("bad values", [1, (2, 3)], None)))
 

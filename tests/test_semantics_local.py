@@ -5,11 +5,10 @@ runs must give the same result."""
 from __future__ import annotations
 
 import importlib
-import textwrap
-import types
-from typing import Any, Callable, Tuple
+from typing import Any, Callable
 
 import pytest
+from conftest import outcome
 
 PROGRAM = """
 hits = 0
@@ -160,29 +159,11 @@ class Probe:
 """
 
 
-def _run(program: Callable[[Any], Any], module: Any) -> Tuple[str, Any]:
-    """What a program gives: its value, or its exception's type name and args."""
-    try:
-        return "value", program(module)
-    except Exception as exc:  # noqa: BLE001 - the oracle must raise the same
-        return type(exc).__name__, exc.args
-
-
 @pytest.fixture
-def both(hook, modules) -> Callable[[Callable[[Any], Any]], Any]:
+def both(as_local) -> Callable[[Callable[[Any], Any]], Any]:
     """``both(program)``: program's result through the hook, checked against the same
     program on the same source run locally."""
-    modules.write("semantic", PROGRAM)
-    board = importlib.import_module("semantic")
-    local = types.ModuleType("semantic_local")
-    exec(compile(textwrap.dedent(PROGRAM), "semantic_local.py", "exec"), local.__dict__)  # noqa: S102
-
-    def check(program: Callable[[Any], Any]) -> Any:
-        expected = _run(program, local)
-        assert _run(program, board) == expected
-        return expected[1]
-
-    return check
+    return as_local("semantic", PROGRAM)
 
 
 def test_a_global_counter_starts_from_its_module_value(both) -> None:
@@ -285,7 +266,7 @@ def test_operators_and_iterator_protocol_of_a_marked_class(both) -> None:
             "abc"[m.Vec(1, 0)],
             first,
             list(count),
-            _run(lambda m: v + 1, m),
+            outcome(lambda m: v + 1, m),
         )
 
     assert both(program) == (
