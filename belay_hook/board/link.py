@@ -156,8 +156,8 @@ class Link(Transport):
                 fresh = asked or ok_seen
                 if fresh and at >= 0 and clean[at + len(RAW_BANNER) :] in (b"\r\n>", b"\n>"):
                     return bytes(text)
-            elif b">>> " in strip_osc(bytes(text)):
-                key = _to_raw_repl(strip_osc(bytes(text)))
+            elif b">>> " in (shown := strip_osc(bytes(text))):
+                key = _to_raw_repl(shown)
                 # A typed line swallowed the Ctrl-D too: clear it, and reboot again.
                 asked = key == b"\x01"
                 ok_seen = False  # a Ctrl-D sent again: its own OK comes first
