@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +155,22 @@ def test_bundle_for_a_format_no_compiler_here_emits_says_so(tmp_path: Path) -> N
     )
 
 
+# nanosleep and clock_nanosleep, by Linux architecture: where time.sleep waits
+_SLEEP_CALLS = {"x86_64": {"35", "230"}, "aarch64": {"101", "115"}}
+
+
+def _sleeping(pid: int) -> None:
+    """Wait until the main thread of process `pid` sleeps in time.sleep (from Linux's
+    /proc: the system call it is in; elsewhere return at once). Its state alone would
+    not do: a thread waiting for the GIL sleeps too."""
+    calls = _SLEEP_CALLS.get(platform.machine())
+    syscall = Path(f"/proc/{pid}/task/{pid}/syscall")
+    if calls is None or not syscall.exists():
+        return
+    while syscall.read_text().split()[0] not in calls:
+        time.sleep(0.01)
+
+
 def test_ctrl_c_stops_the_program_as_python_would(micropython: str, tmp_path: Path) -> None:
     (tmp_path / "prog.py").write_text(PROGRAM + "import time\nprint('waiting', flush=True)\n"
                                       "time.sleep(60)\n")  # fmt: skip
@@ -163,6 +181,7 @@ def test_ctrl_c_stops_the_program_as_python_would(micropython: str, tmp_path: Pa
     ) as proc:  # fmt: skip
         assert proc.stdout.readline() == "board says linux\n"
         assert proc.stdout.readline() == "waiting\n"
+        _sleeping(proc.pid)  # in time.sleep, not between the print and it
         proc.send_signal(signal.SIGINT)
         err = proc.stderr.read()
     assert proc.returncode == 130
